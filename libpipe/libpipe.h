@@ -1,0 +1,151 @@
+/* libpipe — subprocesses, pipelines, pools and queues for C.
+ *
+ * The one public header.  Conventions (see doc/libpipe.3):
+ *  - every function that can fail returns 0 on success or a negative errno value
+ *    (-ENOENT, -ETIMEDOUT, ...); lp_strerror() names it;
+ *  - option structs are valid when zero-initialised;
+ *  - timeouts are `int timeout_ms`: -1 waits forever, 0 polls; internally every wait is a
+ *    deadline on CLOCK_MONOTONIC, so EINTR never extends a timeout;
+ *  - every descriptor the library creates is O_CLOEXEC; the library installs no signal
+ *    handler, never reaps children it did not start and never calls exit().
+ */
+#ifndef LIBPIPE_H
+#define LIBPIPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LIBPIPE_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------------------------- */
+
+/* Library-specific error codes, negative like errno values and outside errno's range. */
+#define LP_ECHECK (-4096) /* lp_run with .check: the child exited non-zero (result still filled) */
+
+/* Text for a code returned by any lp_ function (negative errno or LP_E*).  Never NULL. */
+const char *lp_strerror(int err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Stdio plan of a child
+ * ------------------------------------------------------------------------------------------- */
+
+enum lp_stdio_kind {
+    LP_STDIO_INHERIT = 0, /* the child shares the parent's descriptor (default)            */
+    LP_STDIO_PIPE,        /* a new pipe; the parent's end is lp_proc_fd()                  */
+    LP_STDIO_DEVNULL,     /* /dev/null                                                     */
+    LP_STDIO_STDOUT,      /* stderr only: the same file as the child's stdout              */
+    LP_STDIO_FD,          /* an existing descriptor of the parent (dup'ed, not consumed)    */
+    LP_STDIO_PATH,        /* a file opened in the child (after cwd), open(2) flags and 0666  */
+};
+
+typedef struct lp_stdio {
+    enum lp_stdio_kind kind;
+    int fd;           /* LP_STDIO_FD */
+    const char *path; /* LP_STDIO_PATH */
+    int flags;        /* LP_STDIO_PATH: O_RDONLY, O_WRONLY|O_CREAT|O_TRUNC, ... */
+} lp_stdio;
+
+/* Compound literals: usable both in initialisers and in assignments. */
+#define LP_INHERIT ((lp_stdio){.kind = LP_STDIO_INHERIT, .fd = -1, .path = NULL, .flags = 0})
+#define LP_PIPE ((lp_stdio){.kind = LP_STDIO_PIPE, .fd = -1, .path = NULL, .flags = 0})
+#define LP_DEVNULL ((lp_stdio){.kind = LP_STDIO_DEVNULL, .fd = -1, .path = NULL, .flags = 0})
+#define LP_STDOUT ((lp_stdio){.kind = LP_STDIO_STDOUT, .fd = -1, .path = NULL, .flags = 0})
+#define LP_FD(n) ((lp_stdio){.kind = LP_STDIO_FD, .fd = (n), .path = NULL, .flags = 0})
+#define LP_PATH(p, fl) ((lp_stdio){.kind = LP_STDIO_PATH, .fd = -1, .path = (p), .flags = (fl)})
+
+/* Values of lp_spawn_opts.pgroup besides "join group N" (N > 0). */
+#define LP_PGROUP_INHERIT 0 /* stay in the caller's process group (default)             */
+#define LP_PGROUP_NEW (-1)  /* the child leads a new process group (setpgid(0, 0))       */
+
+typedef struct lp_spawn_opts {
+    char *const *argv;    /* argv[0] is searched in PATH when it has no '/'; NULL-terminated */
+    char *const *env;     /* NULL: inherit the caller's environ; else the full environment  */
+    char *const *env_set; /* NULL-terminated "NAME=VALUE" overrides applied on top of env;
+                             a bare "NAME" removes NAME                                    */
+    const char *cwd;      /* working directory of the child (NULL: the caller's)            */
+    lp_stdio in, out, err;
+    const int *pass_fds;  /* extra descriptors (>= 3) the child keeps, at the same numbers  */
+    size_t n_pass_fds;
+    pid_t pgroup;         /* LP_PGROUP_INHERIT, LP_PGROUP_NEW, or a group id to join        */
+    bool new_session;     /* setsid() in the child (implies a new process group)            */
+    bool die_with_parent; /* SIGKILL the child when the spawning thread exits (PDEATHSIG)   */
+    bool set_umask;       /* apply `umask` in the child                                     */
+    mode_t umask;
+    bool pty;             /* run on a new pseudo-terminal: its controlling tty, session
+                             leader; stdio slots left LP_INHERIT use the terminal, and the
+                             parent's end (read and write) is lp_proc_fd(p, 0)             */
+    bool reset_sigmask;   /* the child starts with no signal blocked (default: caller's mask) */
+    bool keep_sigpipe;    /* keep an ignored SIGPIPE ignored in the child (default: SIG_DFL) */
+} lp_spawn_opts;
+
+/* ---------------------------------------------------------------------------------------------
+ * Processes
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct lp_proc lp_proc;
+
+/* Start a child.  0 and *out set, or a negative errno with *out = NULL: the child's errno when
+ * it could not be started (-ENOENT for a missing program, -EACCES, a bad cwd or LP_PATH, ...);
+ * nothing is left running and no zombie remains.  lp_proc_errmsg(NULL) then gives the detail
+ * naming the thing that failed ("exec 'frob': No such file or directory"). */
+int lp_spawn(lp_proc **out, const lp_spawn_opts *o);
+
+/* Process id of the child (still valid after it was reaped, for messages). */
+pid_t lp_proc_pid(const lp_proc *p);
+
+/* The parent's end of the child's stdio pipe 0, 1 or 2, or -1 when that slot is not a pipe
+ * (for a pty child, 0 is the terminal's master side, read and write). */
+int lp_proc_fd(const lp_proc *p, int stdio);
+
+/* Close the parent's end of stdio slot `stdio` (e.g. to send EOF on stdin).  Idempotent. */
+void lp_proc_close_fd(lp_proc *p, int stdio);
+
+/* Wait for the child to exit and reap it.  0 and *rc (may be NULL) set to the exit code, or
+ * minus the signal number that killed it (Python's convention); -ETIMEDOUT while it runs. */
+int lp_proc_wait(lp_proc *p, int timeout_ms, int *rc);
+
+/* Send `sig` to the child (not once reaped: then -ESRCH).  Uses its pidfd: no pid reuse race. */
+int lp_proc_kill(lp_proc *p, int sig);
+
+/* Send `sig` to the child's process group when the child leads one it was given by
+ * lp_spawn (LP_PGROUP_NEW, new_session, pty), else to the child alone. */
+int lp_proc_kill_group(lp_proc *p, int sig);
+
+/* SIGTERM, wait up to grace_ms, then SIGKILL, and reap.  When the child leads its own process
+ * group the signals go to the whole group.  *rc as for lp_proc_wait. */
+int lp_proc_terminate(lp_proc *p, int grace_ms, int *rc);
+
+/* true once the child has been reaped (lp_proc_wait returned 0). */
+bool lp_proc_done(const lp_proc *p);
+
+/* Detail of the last failure on p ("exec 'frob': No such file or directory"); "" if none.
+ * With p == NULL: the detail of the calling thread's last failed lp_spawn. */
+const char *lp_proc_errmsg(const lp_proc *p);
+
+/* Resource usage and wall time of a reaped child. */
+typedef struct lp_usage {
+    double user_s, sys_s; /* CPU seconds */
+    long max_rss_kb;      /* peak resident set */
+    double wall_s;        /* from spawn to reap */
+    bool core_dumped;
+} lp_usage;
+int lp_proc_usage(const lp_proc *p, lp_usage *u); /* -EAGAIN while not reaped */
+
+/* Shell convention for an rc: the exit code, or 128 + signal number. */
+int lp_rc_shell(int rc);
+
+/* Kill (SIGKILL) a child still running, reap it, close the parent's ends, free p.  NULL ok. */
+void lp_proc_free(lp_proc *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LIBPIPE_H */

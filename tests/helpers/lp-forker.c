@@ -1,0 +1,129 @@
+/* lp-forker SECONDS [--setsid] [--pidfile PATH] [--parent-exits]
+ *
+ * Forks a grandchild that keeps the inherited stdin/stdout/stderr open and
+ * sleeps SECONDS (with --setsid it calls setsid() first; the pid is printed
+ * only after that has happened). The parent prints "GRANDCHILD <pid>\n" to
+ * stdout, writes "<pid>\n" to PATH if --pidfile is given (via PATH.tmp and
+ * rename), then sleeps SECONDS too and exits 0 -- or, with --parent-exits,
+ * exits 0 at once, leaving only the grandchild holding the pipes.
+ * Exit 1 on a system error; exit 2 on bad arguments. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Noreturn void usage(void)
+{
+    fputs("usage: lp-forker SECONDS [--setsid] [--pidfile PATH] [--parent-exits]\n", stderr);
+    exit(2);
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+    char *end;
+    /* Plain decimal only: no sign, whitespace, hex, inf or nan. */
+    if (!((*s >= '0' && *s <= '9') || *s == '.') || s[strspn(s, "0123456789.eE+-")] != '\0')
+        return -1;
+    errno = 0;
+    *out = strtod(s, &end);
+    if (errno != 0 || *end != '\0' || end == s || !isfinite(*out) || *out < 0 || *out > 1e9)
+        return -1;
+    return 0;
+}
+
+static void sleep_seconds(double secs)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    time_t whole = (time_t)secs;
+    long nsec = t.tv_nsec + (long)((secs - (double)whole) * 1e9);
+    t.tv_sec += whole + nsec / 1000000000L;
+    t.tv_nsec = nsec % 1000000000L;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
+        ;
+}
+
+static _Noreturn void die(const char *what)
+{
+    fprintf(stderr, "lp-forker: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static void write_pidfile(const char *path, pid_t pid)
+{
+    size_t len = strlen(path) + 5;
+    char *tmp = malloc(len);
+    if (!tmp)
+        die("malloc");
+    snprintf(tmp, len, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        die(tmp);
+    fprintf(f, "%ld\n", (long)pid);
+    if (fclose(f) != 0)
+        die(tmp);
+    if (rename(tmp, path) != 0)
+        die("rename");
+    free(tmp);
+}
+
+int main(int argc, char **argv)
+{
+    double secs = -1;
+    int use_setsid = 0, parent_exits = 0;
+    const char *pidfile = NULL;
+    int sync[2];
+    char c;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--setsid") == 0)
+            use_setsid = 1;
+        else if (strcmp(argv[i], "--parent-exits") == 0)
+            parent_exits = 1;
+        else if (strcmp(argv[i], "--pidfile") == 0 && i + 1 < argc)
+            pidfile = argv[++i];
+        else if (secs < 0 && parse_seconds(argv[i], &secs) == 0)
+            ;
+        else
+            usage();
+    }
+    if (secs < 0)
+        usage();
+
+    /* The grandchild reports over this pipe once it is set up (after setsid),
+     * so whoever reads the pid can act on it at once. */
+    if (pipe(sync) != 0)
+        die("pipe");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        close(sync[0]);
+        if (use_setsid && setsid() < 0)
+            die("setsid");
+        c = 'x';
+        while (write(sync[1], &c, 1) < 0 && errno == EINTR)
+            ;
+        close(sync[1]);
+        sleep_seconds(secs);
+        _exit(0);
+    }
+    close(sync[1]);
+    while (read(sync[0], &c, 1) < 0 && errno == EINTR)
+        ;
+    close(sync[0]);
+
+    if (pidfile)
+        write_pidfile(pidfile, pid);
+    printf("GRANDCHILD %ld\n", (long)pid);
+    if (fflush(stdout) != 0)
+        return 1;
+    if (!parent_exits)
+        sleep_seconds(secs);
+    return 0;
+}
