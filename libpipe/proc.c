@@ -165,8 +165,13 @@ int lp_proc_kill(lp_proc *p, int sig)
 {
     if (p->reaped)
         return -ESRCH;
-    int r = p->has_pidfd ? (int)syscall(SYS_pidfd_send_signal, p->exitfd, sig, NULL, 0)
-                         : kill(p->pid, sig);
+    /* Our child cannot be reaped by anyone but us, so its pid stays ours until we reap it; the
+     * pidfd guards even against a stray waitpid(-1) elsewhere in the program. */
+    int r = -1;
+    if (p->has_pidfd)
+        r = (int)syscall(SYS_pidfd_send_signal, p->exitfd, sig, NULL, 0);
+    if (!p->has_pidfd || (r < 0 && errno == ENOSYS))
+        r = kill(p->pid, sig);
     if (r < 0) {
         int e = -errno;
         lp__set_errmsg(p->errmsg, "kill pid %d: %s", (int)p->pid, lp_strerror(e));

@@ -62,11 +62,20 @@ struct child {
     bool set_mask_empty;
     sigset_t mask;           /* mask to restore before exec */
     pid_t ppid;
-    /* written by the child on failure */
+    int report_fd;           /* write end of the error pipe, or -1 (see vm_shared)           */
+    /* written by the child */
+    int shared_probe;        /* set first thing: tells the parent the memory is shared       */
     int err;
     int step;
     int arg;
 };
+
+/* Whether clone(CLONE_VM) really shares memory with the child.  It does on Linux; under
+ * valgrind (which turns it into a fork) it does not, and a failure written to our memory would
+ * be lost.  Until the first spawn has shown which, and forever if it is not shared, the child
+ * also reports a failure through a close-on-exec pipe (EOF there means exec succeeded). */
+enum { VM_UNKNOWN, VM_SHARED, VM_COPIED };
+static int vm_shared = VM_UNKNOWN;
 
 /* The kernel's struct sigaction for rt_sigaction(2): used raw so that no sanitizer interceptor
  * or libc bookkeeping runs in the child. */
@@ -82,6 +91,11 @@ NO_SAN static void child_fail(struct child *c, int step, int arg)
     c->err = errno ? errno : EINVAL;
     c->step = step;
     c->arg = arg;
+    if (c->report_fd >= 0) {
+        int rec[3] = {c->err, c->step, c->arg};
+        while (write(c->report_fd, rec, sizeof rec) < 0 && errno == EINTR)
+            ;
+    }
     _exit(127);
 }
 
@@ -201,6 +215,7 @@ NO_SAN static int child_main(void *arg)
     struct child *c = arg;
     const lp_spawn_opts *o = c->o;
 
+    c->shared_probe = 1;
     child_reset_signals(c);
 
     if (o->new_session || o->pty) {
@@ -453,7 +468,9 @@ int lp_spawn(lp_proc **out, const lp_spawn_opts *o)
     p->exitfd = -1;
 
     struct child c = {.o = o, .pipe_end = {-1, -1, -1}, .pty_slave = -1, .ppid = getpid(),
-                      .set_mask_empty = o->reset_sigmask};
+                      .set_mask_empty = o->reset_sigmask, .report_fd = -1};
+    int report_rd = -1;
+    int vm = __atomic_load_n(&vm_shared, __ATOMIC_RELAXED);
     char **merged = NULL;
     int err = 0;
 
@@ -487,6 +504,17 @@ int lp_spawn(lp_proc **out, const lp_spawn_opts *o)
         c.pipe_end[i] = i == 0 ? pfd[0] : pfd[1];
     }
 
+    if (vm != VM_SHARED) {
+        int rp[2];
+        if (pipe2(rp, O_CLOEXEC) < 0) {
+            err = -errno;
+            lp__set_errmsg(msg, "spawn '%s': pipe: %s", o->argv[0], lp_strerror(err));
+            goto out_err;
+        }
+        report_rd = rp[0];
+        c.report_fd = rp[1];
+    }
+
     /* Block every signal so none of the caller's handlers runs in the child (which shares our
      * memory); the child restores this mask (or an empty one) just before exec. */
     sigset_t all;
@@ -511,8 +539,25 @@ int lp_spawn(lp_proc **out, const lp_spawn_opts *o)
     for (int i = 0; i < 3; i++)
         close_fd(&c.pipe_end[i]);
     close_fd(&c.pty_slave);
+    close_fd(&c.report_fd);
     free(merged);
     merged = NULL;
+
+    if (pid >= 0 && vm != VM_SHARED) {
+        __atomic_store_n(&vm_shared, c.shared_probe ? VM_SHARED : VM_COPIED, __ATOMIC_RELAXED);
+        if (!c.shared_probe) { /* the child's writes did not reach us: read the pipe */
+            int rec[3];
+            ssize_t n;
+            while ((n = read(report_rd, rec, sizeof rec)) < 0 && errno == EINTR)
+                ;
+            if (n == (ssize_t)sizeof rec) {
+                c.err = rec[0];
+                c.step = rec[1];
+                c.arg = rec[2];
+            }
+        }
+    }
+    close_fd(&report_rd);
 
     if (pid < 0) {
         err = -clone_errno;
@@ -552,6 +597,8 @@ int lp_spawn(lp_proc **out, const lp_spawn_opts *o)
 
 out_err:
     free(merged);
+    close_fd(&report_rd);
+    close_fd(&c.report_fd);
     for (int i = 0; i < 3; i++) {
         close_fd(&c.pipe_end[i]);
         close_fd(&p->fds[i]);

@@ -9,6 +9,7 @@
  * Exit 1 on a system error; exit 2 on bad arguments. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,22 +54,26 @@ static _Noreturn void die(const char *what)
     exit(1);
 }
 
-static void write_pidfile(const char *path, pid_t pid)
+/* Writes "<pid>\n" to PATH.tmp and renames it to PATH; -1 on failure. */
+static int write_pidfile(const char *path, pid_t pid)
 {
     size_t len = strlen(path) + 5;
     char *tmp = malloc(len);
+    int ok = 0;
     if (!tmp)
-        die("malloc");
+        return -1;
     snprintf(tmp, len, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
-    if (!f)
-        die(tmp);
-    fprintf(f, "%ld\n", (long)pid);
-    if (fclose(f) != 0)
-        die(tmp);
-    if (rename(tmp, path) != 0)
-        die("rename");
+    if (f) {
+        fprintf(f, "%ld\n", (long)pid);
+        ok = fclose(f) == 0 && rename(tmp, path) == 0;
+        if (!ok)
+            unlink(tmp);
+    }
+    if (!ok)
+        fprintf(stderr, "lp-forker: pidfile %s: %s\n", path, strerror(errno));
     free(tmp);
+    return ok ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -118,8 +123,10 @@ int main(int argc, char **argv)
         ;
     close(sync[0]);
 
-    if (pidfile)
-        write_pidfile(pidfile, pid);
+    if (pidfile && write_pidfile(pidfile, pid) < 0) {
+        kill(pid, SIGKILL);
+        return 1;
+    }
     printf("GRANDCHILD %ld\n", (long)pid);
     if (fflush(stdout) != 0)
         return 1;

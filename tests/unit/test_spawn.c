@@ -3,10 +3,28 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #define ARGV(...) ((char *const[]){__VA_ARGS__, NULL})
+
+/* Descriptors the child lists, minus those at or above our RLIMIT_NOFILE: we cannot own such
+ * descriptors, but valgrind keeps its own there and lets them reach untraced children. */
+static char *child_fds(lp_spawn_opts *o)
+{
+    int rc;
+    char *s = spawn_capture(o, &rc), *out = calloc(1, strlen(s) + 1), *save = NULL;
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    for (char *t = strtok_r(s, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
+        if (strtoul(t, NULL, 10) < rl.rlim_cur)
+            sprintf(out + strlen(out), "%s%s", *out ? " " : "", t);
+    free(s);
+    return out;
+}
+
 
 Test(spawn, exit_code_and_signal)
 {
@@ -132,18 +150,17 @@ Test(spawn, child_gets_only_stdio_and_pass_fds)
     cr_assert_geq(leak, 3);
     int keep = open("/dev/null", O_RDONLY); /* no O_CLOEXEC either */
     cr_assert_geq(keep, 3);
-    int rc;
     lp_spawn_opts o = {.argv = ARGV((char *)helper("lp-fds"))};
-    char *s = spawn_capture(&o, &rc);
-    cr_assert_str_eq(s, "0 1 2\n");
+    char *s = child_fds(&o);
+    cr_assert_str_eq(s, "0 1 2");
     free(s);
 
     int pass[] = {keep};
     o.pass_fds = pass;
     o.n_pass_fds = 1;
-    s = spawn_capture(&o, &rc);
+    s = child_fds(&o);
     char want[64];
-    snprintf(want, sizeof want, "0 1 2 %d\n", keep);
+    snprintf(want, sizeof want, "0 1 2 %d", keep);
     cr_assert_str_eq(s, want);
     free(s);
     close(leak);
@@ -161,6 +178,7 @@ static void *leaker(void *arg)
             close(p[0]);
             close(p[1]);
         }
+        sched_yield();
     }
     return NULL;
 }
@@ -169,19 +187,11 @@ static void *spawner(void *arg)
 {
     int *bad = arg;
     for (int i = 0; i < 150; i++) {
-        lp_spawn_opts o = {.argv = ARGV((char *)helper("lp-fds")), .out = LP_PIPE};
-        lp_proc *p;
-        if (lp_spawn(&p, &o) != 0) {
-            (*bad)++;
-            continue;
-        }
-        char *s = read_all(lp_proc_fd(p, 1), NULL);
-        int rc;
-        lp_proc_wait(p, -1, &rc);
-        if (strcmp(s, "0 1 2\n") != 0 || rc != 0)
+        lp_spawn_opts o = {.argv = ARGV((char *)helper("lp-fds"))};
+        char *s = child_fds(&o);
+        if (strcmp(s, "0 1 2") != 0)
             (*bad)++;
         free(s);
-        lp_proc_free(p);
     }
     return NULL;
 }
@@ -222,7 +232,7 @@ Test(spawn, env_inherit_set_unset_and_full)
 Test(spawn, path_search_uses_child_path)
 {
     char pathvar[4200];
-    snprintf(pathvar, sizeof pathvar, "PATH=/nonexistent:%s", getenv("LP_HELPERS"));
+    snprintf(pathvar, sizeof pathvar, "PATH=/nonexistent:%s", helper(""));
     int rc;
     lp_spawn_opts o = {.argv = ARGV("lp-exit", "-p", "found", "5"), .env_set = ARGV(pathvar)};
     char *s = spawn_capture(&o, &rc);
@@ -414,8 +424,8 @@ Test(spawn, does_not_reap_foreign_children)
 {
     pid_t other = fork();
     if (other == 0) {
-        usleep(100000);
-        _exit(42);
+        execl(helper("lp-exit"), "lp-exit", "42", (char *)NULL);
+        _exit(1);
     }
     lp_spawn_opts o = {.argv = ARGV((char *)helper("lp-exit"), "0")};
     for (int i = 0; i < 20; i++) {

@@ -19,8 +19,20 @@ static inline const char *helper(const char *name)
 {
     static _Thread_local char buf[8][4096];
     static _Thread_local int k;
+    static _Thread_local char exe_dir[2048];
     const char *dir = getenv("LP_HELPERS");
-    cr_assert(dir, "LP_HELPERS is not set: run the tests with make check");
+    if (!dir) { /* run by hand: the helpers are built beside tests/unit */
+        ssize_t n = readlink("/proc/self/exe", exe_dir, sizeof exe_dir - 20);
+        cr_assert_gt(n, 0);
+        exe_dir[n] = 0;
+        for (int up = 0; up < 2; up++) { /* .../tests/unit/test_x -> .../tests */
+            char *slash = strrchr(exe_dir, '/');
+            cr_assert(slash);
+            *slash = 0;
+        }
+        strcat(exe_dir, "/helpers");
+        dir = exe_dir;
+    }
     char *b = buf[k++ % 8];
     snprintf(b, sizeof buf[0], "%s/%s", dir, name);
     return b;
