@@ -84,6 +84,7 @@ typedef struct lp_spawn_opts {
                              parent's end (read and write) is lp_proc_fd(p, 0)             */
     bool reset_sigmask;   /* the child starts with no signal blocked (default: caller's mask) */
     bool keep_sigpipe;    /* keep an ignored SIGPIPE ignored in the child (default: SIG_DFL) */
+    const char *cgroup;   /* a cgroup v2 directory the child joins before exec (NULL: ours)  */
 } lp_spawn_opts;
 
 /* ---------------------------------------------------------------------------------------------
@@ -144,6 +145,97 @@ int lp_rc_shell(int rc);
 
 /* Kill (SIGKILL) a child still running, reap it, close the parent's ends, free p.  NULL ok. */
 void lp_proc_free(lp_proc *p);
+
+/* ---------------------------------------------------------------------------------------------
+ * Byte buffers
+ * ------------------------------------------------------------------------------------------- */
+
+/* A growable byte buffer; zero-initialise it.  `data` is NUL-terminated past `len` (when not
+ * NULL), so text output can be used as a string; binary data may contain NULs.  Buffers the
+ * library fills grow without copying their contents once large (mremap), and only the pages
+ * written count towards memory use. */
+typedef struct lp_buf {
+    char *data;
+    size_t len, cap;
+} lp_buf;
+
+/* Release the storage of b (not b itself) and zero it.  NULL ok. */
+void lp_buf_free(lp_buf *b);
+
+/* Append n bytes to b.  0 or -ENOMEM. */
+int lp_buf_append(lp_buf *b, const void *data, size_t n);
+
+/* ---------------------------------------------------------------------------------------------
+ * Communicate: feed stdin and drain stdout/stderr without deadlock
+ * ------------------------------------------------------------------------------------------- */
+
+/* Write `in` to the child's stdin (then close it) while draining stdout/stderr into out/err
+ * (either may be NULL to discard).  0 when the child has exited and all pipes reached EOF, with
+ * *rc (may be NULL) as for lp_proc_wait.  -ETIMEDOUT: everything read so far is in out/err;
+ * call again (in == NULL) to continue: the unwritten rest of the first call's input is still
+ * fed, nothing is lost or duplicated.  A child that exits or closes stdin without reading all
+ * input is not an error: the rest is dropped (no SIGPIPE reaches the caller, no -EPIPE).
+ * Slots that are not pipes are ignored; a child on a pty is read through lp_proc_fd(p, 0). */
+int lp_proc_communicate(lp_proc *p, const void *in, size_t in_len, lp_buf *out, lp_buf *err,
+                        int timeout_ms, int *rc);
+
+/* Streaming variant: output is handed to `cb` as it arrives instead of being kept: `stdio` is
+ * 1 or 2; with `lines`, only whole lines (with their '\n') are delivered, and a last line
+ * without one at EOF.  A non-zero return from cb stops communicating: that value is returned
+ * (the child keeps running; lp_proc_terminate or lp_proc_free stop it).  Timeouts and the
+ * continuation rule are those of lp_proc_communicate. */
+typedef int (*lp_output_cb)(void *ctx, int stdio, const char *data, size_t len);
+int lp_proc_stream(lp_proc *p, const void *in, size_t in_len, lp_output_cb cb, void *ctx,
+                   bool lines, int timeout_ms, int *rc);
+
+/* ---------------------------------------------------------------------------------------------
+ * Run: spawn, communicate, wait — in one call
+ * ------------------------------------------------------------------------------------------- */
+
+/* How lp_run makes sure nothing the child started outlives a timeout. */
+enum lp_contain {
+    LP_CONTAIN_PGROUP = 0, /* (default) the child leads a new process group; a timeout signals
+                              the group: the child and every descendant that did not leave it */
+    LP_CONTAIN_NONE,       /* run in the caller's group as spawn options say; a timeout signals
+                              the child only */
+    LP_CONTAIN_CGROUP,     /* a new cgroup v2 under the caller's own; a timeout uses
+                              cgroup.kill: every descendant, also those that called setsid.
+                              -EPERM/-EROFS/-ENOENT from lp_run when the tree is not writable */
+    LP_CONTAIN_TREE,       /* process group, and on timeout also every descendant found by
+                              walking parent links in /proc first (catches setsid'ed
+                              grandchildren whose parent chain to the child is intact) */
+    LP_CONTAIN_AUTO,       /* LP_CONTAIN_CGROUP where possible, else LP_CONTAIN_TREE */
+};
+
+typedef struct lp_run_opts {
+    const void *input;    /* fed to stdin (implies a stdin pipe when `in` is LP_INHERIT)     */
+    size_t input_len;
+    int timeout_ms;       /* 0: no timeout (lp_run never polls), else as everywhere            */
+    int kill_grace_ms;    /* on timeout: SIGTERM, then SIGKILL after this (0: SIGKILL at once) */
+    bool check;           /* a non-zero exit returns LP_ECHECK (the result is still filled)    */
+    size_t max_output;    /* per stream cap on kept bytes (0: unlimited); the rest is drained
+                             and discarded, `truncated` set                                    */
+    enum lp_contain contain;
+    lp_output_cb on_output; /* if set, output is streamed to it and not kept in out/err       */
+    void *ctx;
+    bool lines;           /* with on_output: deliver whole lines                              */
+} lp_run_opts;
+
+typedef struct lp_result {
+    int rc;               /* exit code, or minus the signal number                            */
+    bool timed_out;
+    bool truncated;
+    lp_buf out, err;      /* captured when the spawn options say LP_PIPE (and no on_output)   */
+    lp_usage usage;       /* CPU, max RSS, wall time of the child                             */
+    pid_t pid;
+} lp_result;
+
+/* Spawn `o`, feed input, capture, wait.  0; LP_ECHECK (with .check); -ETIMEDOUT (timed_out
+ * set, partial output kept, the child and its process group/cgroup killed and reaped); or the
+ * lp_spawn error (lp_proc_errmsg(NULL) names it).  Returns on time even when a grandchild keeps
+ * the pipes open.  `r` may be NULL for defaults.  Free res with lp_result_free in every case. */
+int lp_run(const lp_spawn_opts *o, const lp_run_opts *r, lp_result *res);
+void lp_result_free(lp_result *res);
 
 #ifdef __cplusplus
 }

@@ -241,9 +241,12 @@ void lp_proc_free(lp_proc *p)
         lp_proc_kill(p, SIGKILL);
         lp__proc_reap(p, true);
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         lp_proc_close_fd(p, i);
+        lp_buf_free(&p->pend[i]);
+    }
     if (p->exitfd >= 0)
         close(p->exitfd);
+    free(p->in_own);
     free(p);
 }

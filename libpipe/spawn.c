@@ -51,6 +51,7 @@ enum step {
     STEP_CLOEXEC,
     STEP_PASSFD, /* arg: index into pass_fds */
     STEP_EXEC,
+    STEP_CGROUP,
 };
 
 struct child {
@@ -62,6 +63,7 @@ struct child {
     bool set_mask_empty;
     sigset_t mask;           /* mask to restore before exec */
     pid_t ppid;
+    const char *cg_procs;    /* "<cgroup>/cgroup.procs" to join, or NULL */
     int report_fd;           /* write end of the error pipe, or -1 (see vm_shared)           */
     /* written by the child */
     int shared_probe;        /* set first thing: tells the parent the memory is shared       */
@@ -225,6 +227,12 @@ NO_SAN static int child_main(void *arg)
         if (setpgid(0, o->pgroup == LP_PGROUP_NEW ? 0 : o->pgroup) < 0)
             child_fail(c, STEP_SETPGID, 0);
     }
+    if (c->cg_procs) { /* writing "0" moves the writer */
+        int fd = open(c->cg_procs, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0", 1) != 1)
+            child_fail(c, STEP_CGROUP, 0);
+        close(fd);
+    }
     if (c->pty_slave >= 0 && ioctl(c->pty_slave, TIOCSCTTY, 0) < 0)
         child_fail(c, STEP_CTTY, 0);
     if (o->die_with_parent) {
@@ -352,6 +360,9 @@ static void describe_failure(char *msg, const struct child *c, const lp_spawn_op
         lp__set_errmsg(msg, "exec '%s': %s%s", prog, why, dir ? " (is a directory)" : "");
         break;
     }
+    case STEP_CGROUP:
+        lp__set_errmsg(msg, "cgroup '%s': %s", o->cgroup, why);
+        break;
     default:
         lp__set_errmsg(msg, "spawn '%s': %s", o->argv[0], why);
     }
@@ -471,7 +482,7 @@ int lp_spawn(lp_proc **out, const lp_spawn_opts *o)
                       .set_mask_empty = o->reset_sigmask, .report_fd = -1};
     int report_rd = -1;
     int vm = __atomic_load_n(&vm_shared, __ATOMIC_RELAXED);
-    char **merged = NULL;
+    char **merged = NULL, *cg_procs = NULL;
     int err = 0;
 
     char *const *base = o->env ? o->env : environ;
@@ -486,6 +497,16 @@ int lp_spawn(lp_proc **out, const lp_spawn_opts *o)
         c.envp = base;
     }
     c.path = env_path(c.envp);
+    if (o->cgroup) {
+        size_t n = strlen(o->cgroup) + sizeof "/cgroup.procs";
+        cg_procs = malloc(n);
+        if (!cg_procs) {
+            err = -ENOMEM;
+            goto out_err;
+        }
+        snprintf(cg_procs, n, "%s/cgroup.procs", o->cgroup);
+        c.cg_procs = cg_procs;
+    }
 
     if (o->pty && (err = open_pty(&p->fds[0], &c.pty_slave)) < 0) {
         lp__set_errmsg(msg, "spawn '%s': pty: %s", o->argv[0], lp_strerror(err));
@@ -542,6 +563,8 @@ int lp_spawn(lp_proc **out, const lp_spawn_opts *o)
     close_fd(&c.report_fd);
     free(merged);
     merged = NULL;
+    free(cg_procs);
+    cg_procs = NULL;
 
     if (pid >= 0 && vm != VM_SHARED) {
         __atomic_store_n(&vm_shared, c.shared_probe ? VM_SHARED : VM_COPIED, __ATOMIC_RELAXED);
@@ -592,11 +615,13 @@ int lp_spawn(lp_proc **out, const lp_spawn_opts *o)
         }
     }
     p->own_group = o->new_session || o->pty || o->pgroup == LP_PGROUP_NEW;
+    p->is_pty = o->pty;
     *out = p;
     return 0;
 
 out_err:
     free(merged);
+    free(cg_procs);
     close_fd(&report_rd);
     close_fd(&c.report_fd);
     for (int i = 0; i < 3; i++) {
