@@ -120,9 +120,10 @@ static int deliver(struct comm *c, int i, bool eof)
 static void on_eof(struct comm *c, int i)
 {
     lp_proc *p = c->p;
+    bool master = p->is_pty && i == 1; /* the pty master carries stdout (and stdin) */
     p->eof[i] = true;
-    lp__loop_del(&c->loop, &c->w[p->is_pty ? 0 : i]);
-    if (!p->is_pty)
+    lp__loop_del(&c->loop, &c->w[master ? 0 : i]);
+    if (!master)
         lp_proc_close_fd(p, i);
     if (c->co->cb) {
         int r = deliver(c, i, true);
@@ -217,8 +218,8 @@ static void on_exit_fd(lp_loop *l, lp_watch *w, uint32_t ev)
 int lp__communicate(lp_proc *p, const void *in, size_t in_len, lp_buf *out, lp_buf *err,
                     const struct lp__comm_opts *co, lp_deadline d, int *rc)
 {
-    if (in && p->in_left)
-        return -EINVAL; /* the previous call's input is still being fed */
+    if (in && in_len && (p->in_left || (p->comm_started && !p->is_pty)))
+        return -EINVAL; /* input is given once: stdin was closed (or is still being fed) */
     struct comm c = {.p = p, .dst = {NULL, out, err}, .co = co};
     int r = lp__loop_init(&c.loop);
     if (r < 0)
@@ -275,8 +276,8 @@ int lp__communicate(lp_proc *p, const void *in, size_t in_len, lp_buf *out, lp_b
 
     if (c.cb_ret)
         r = c.cb_ret;
-    if (r == -ETIMEDOUT && p->in_left && p->in_ptr != p->in_own) {
-        /* keep the unwritten rest: the caller's buffer need not outlive this call */
+    if (p->in_left && !p->in_own) {
+        /* keep the unwritten rest (once): the caller's buffer need not outlive this call */
         char *own = malloc(p->in_left);
         if (!own) {
             r = -ENOMEM;

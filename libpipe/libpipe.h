@@ -196,11 +196,14 @@ int lp_proc_stream(lp_proc *p, const void *in, size_t in_len, lp_output_cb cb, v
 enum lp_contain {
     LP_CONTAIN_PGROUP = 0, /* (default) the child leads a new process group; a timeout signals
                               the group: the child and every descendant that did not leave it */
-    LP_CONTAIN_NONE,       /* run in the caller's group as spawn options say; a timeout signals
-                              the child only */
+    LP_CONTAIN_NONE,       /* groups as the spawn options say; a timeout signals the child
+                              (its group when the options made it a group leader) */
     LP_CONTAIN_CGROUP,     /* a new cgroup v2 under the caller's own; a timeout uses
-                              cgroup.kill: every descendant, also those that called setsid.
-                              -EPERM/-EROFS/-ENOENT from lp_run when the tree is not writable */
+                              cgroup.kill: every descendant, also those that called setsid;
+                              the cgroup is killed and removed at the end of every run.  An
+                              error from lp_run (-EACCES, -EPERM, -EROFS, -ENOENT) when the
+                              tree is not writable.  With lp_spawn_opts.cgroup set, that cgroup
+                              is used (killed on timeout, never removed) */
     LP_CONTAIN_TREE,       /* process group, and on timeout also every descendant found by
                               walking parent links in /proc first (catches setsid'ed
                               grandchildren whose parent chain to the child is intact) */

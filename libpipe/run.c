@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define PIPE_SIZE (1 << 20)
@@ -25,7 +26,7 @@
 static int cgroup_create(char *path, size_t size)
 {
     static unsigned seq;
-    char line[4096], mnt[2048] = "", self[2048] = "";
+    char line[4096], mnt[2048] = "", self[2048] = "", root[2048] = "/";
     FILE *f = fopen("/proc/self/mountinfo", "re");
     if (!f)
         return -errno;
@@ -34,7 +35,6 @@ static int cgroup_create(char *path, size_t size)
         char *dash = strstr(line, " - ");
         if (!dash || strncmp(dash + 3, "cgroup2 ", 8) != 0)
             continue;
-        char root[2048];
         if (sscanf(line, "%*s %*s %*s %2047s %2047s", root, mnt) == 2)
             break;
         mnt[0] = 0;
@@ -53,8 +53,13 @@ static int cgroup_create(char *path, size_t size)
     fclose(f);
     if (!self[0])
         return -ENOENT;
+    /* our cgroup is given from the hierarchy's root; the mount may show a subtree of it */
+    const char *rel = self;
+    size_t rl = strlen(root);
+    if (strcmp(root, "/") != 0 && strncmp(self, root, rl) == 0 && (!self[rl] || self[rl] == '/'))
+        rel = self + rl;
     unsigned n = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
-    int len = snprintf(path, size, "%s%s/lp-run-%d-%u", mnt, strcmp(self, "/") ? self : "",
+    int len = snprintf(path, size, "%s%s/lp-run-%d-%u", mnt, strcmp(rel, "/") ? rel : "",
                        (int)getpid(), n);
     if (len < 0 || (size_t)len >= size)
         return -ENAMETOOLONG;
@@ -111,8 +116,20 @@ static void cgroup_destroy(const char *dir)
 
 /* ---- descendants by parent links ------------------------------------------------------------ */
 
-/* SIGKILL every descendant of `root` (not root itself) found in /proc; returns how many. */
-static int kill_descendants(pid_t root)
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+struct tree {
+    int *pidfd; /* pidfds of descendants, so a later kill cannot hit a reused pid */
+    size_t n;
+};
+
+/* Record every descendant of `root` (not root itself) found in /proc by parent links. */
+static void tree_collect(pid_t root, struct tree *t)
 {
     size_t cap = 1024, n = 0;
     pid_t(*pp)[2] = malloc(cap * sizeof *pp);
@@ -121,7 +138,7 @@ static int kill_descendants(pid_t root)
         if (d)
             closedir(d);
         free(pp);
-        return 0;
+        return;
     }
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -154,8 +171,9 @@ static int kill_descendants(pid_t root)
     closedir(d);
     /* breadth-first from root over the parent links */
     pid_t *queue = malloc((n + 1) * sizeof *queue);
-    int killed = 0;
-    if (queue) {
+    int *fds = realloc(t->pidfd, (t->n + n + 1) * sizeof *fds);
+    if (queue && fds) {
+        t->pidfd = fds;
         size_t head = 0, tail = 0;
         queue[tail++] = root;
         while (head < tail) {
@@ -163,14 +181,33 @@ static int kill_descendants(pid_t root)
             for (size_t i = 0; i < n; i++)
                 if (pp[i][1] == parent && tail <= n) {
                     queue[tail++] = pp[i][0];
-                    kill(pp[i][0], SIGKILL);
-                    killed++;
+                    int fd = (int)syscall(SYS_pidfd_open, pp[i][0], 0);
+                    if (fd >= 0)
+                        t->pidfd[t->n++] = fd;
+                    else if (errno == ENOSYS) /* no pidfds: kill now, while the link holds */
+                        kill(pp[i][0], SIGKILL);
                 }
         }
-        free(queue);
+    } else if (fds) {
+        t->pidfd = fds;
     }
+    free(queue);
     free(pp);
-    return killed;
+}
+
+static void tree_kill(struct tree *t, int sig)
+{
+    for (size_t i = 0; i < t->n; i++)
+        syscall(SYS_pidfd_send_signal, t->pidfd[i], sig, NULL, 0);
+}
+
+static void tree_free(struct tree *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        close(t->pidfd[i]);
+    free(t->pidfd);
+    t->pidfd = NULL;
+    t->n = 0;
 }
 
 /* ---- lp_run ----------------------------------------------------------------------------------- */
@@ -214,6 +251,8 @@ int lp_run(const lp_spawn_opts *o, const lp_run_opts *r, lp_result *res)
             so.cgroup = cg;
         }
     }
+    /* the cgroup a timeout kills: ours, or one the caller put the child in */
+    const char *kill_cg = cg[0] ? cg : (mode == LP_CONTAIN_CGROUP || mode == LP_CONTAIN_AUTO) ? so.cgroup : NULL;
 
     lp_proc *p;
     int err = lp_spawn(&p, &so);
@@ -235,31 +274,38 @@ int lp_run(const lp_spawn_opts *o, const lp_run_opts *r, lp_result *res)
 
     if (err == -ETIMEDOUT) {
         res->timed_out = true;
+        struct tree tree = {0};
+        if (mode == LP_CONTAIN_TREE) /* before anything exits and re-parents its children */
+            tree_collect(p->pid, &tree);
         if (r->kill_grace_ms > 0) {
+            tree_kill(&tree, SIGTERM);
             lp_proc_kill_group(p, SIGTERM);
             /* keep draining while it shuts down, so it is never blocked writing */
             int e2 = lp__communicate(p, NULL, 0, out, errb, &co, lp__deadline(r->kill_grace_ms), NULL);
             if (e2 != -ETIMEDOUT && e2 != 0)
                 err = e2;
         }
-        if (!p->reaped) {
-            if (mode == LP_CONTAIN_TREE)
-                kill_descendants(p->pid);
-            if (cg[0])
-                cgroup_write(cg, "cgroup.kill", "1");
+        /* SIGKILL even if the child ended during the grace period: members of its group (or
+         * tree, or cgroup) that ignored SIGTERM must not survive the run */
+        if (mode == LP_CONTAIN_TREE && !p->reaped)
+            tree_collect(p->pid, &tree); /* descendants started during the grace period */
+        tree_kill(&tree, SIGKILL);
+        tree_free(&tree);
+        if (kill_cg)
+            cgroup_write(kill_cg, "cgroup.kill", "1");
+        if (mode != LP_CONTAIN_NONE || !p->reaped)
             lp_proc_kill_group(p, SIGKILL);
-            lp_proc_wait(p, -1, NULL);
-        }
-        if (cg[0])
-            cgroup_write(cg, "cgroup.kill", "1");
+        lp_proc_wait(p, -1, NULL);
         /* whatever is already in the pipes, without waiting on a holder that escaped */
         lp__communicate(p, NULL, 0, out, errb, &co, lp__deadline(0), NULL);
         if (err == -ETIMEDOUT || err == 0)
             err = -ETIMEDOUT;
-    } else if (err < 0) {
+    } else if (err != 0) {
+        /* an error, or the output callback's stop value: stop the child, report */
         lp_proc_kill_group(p, SIGKILL);
         lp_proc_wait(p, -1, NULL);
-        lp__set_errmsg(lp__tls_errmsg(), "%s", p->errmsg);
+        if (p->errmsg[0])
+            lp__set_errmsg(lp__tls_errmsg(), "%s", p->errmsg);
     }
     if (cg[0])
         cgroup_destroy(cg);

@@ -465,8 +465,8 @@ int lp_spawn(lp_proc **out, const lp_spawn_opts *o)
     for (int i = 0; i < 3; i++)
         if (plan[i]->kind == LP_STDIO_PATH && !plan[i]->path)
             return fail(msg, -EINVAL, "spawn '%s': LP_PATH without a path: %s", o->argv[0]);
-    if (o->pty && o->in.kind == LP_STDIO_PIPE)
-        return fail(msg, -EINVAL, "spawn '%s': pty and a stdin pipe exclude each other: %s",
+    if (o->pty && (o->in.kind == LP_STDIO_PIPE || o->out.kind == LP_STDIO_PIPE))
+        return fail(msg, -EINVAL, "spawn '%s': with a pty, stdin/stdout pipes are its master: %s",
                     o->argv[0]);
     for (size_t i = 0; i < o->n_pass_fds; i++)
         if (!o->pass_fds || o->pass_fds[i] < 3)

@@ -270,3 +270,20 @@ Test(communicate, buf_append)
     cr_assert_eq(b.len, 0);
     lp_buf_free(NULL);
 }
+
+Test(communicate, input_is_given_once)
+{
+    lp_spawn_opts o = {.argv = ARGV((char *)helper("lp-reader")), .in = LP_PIPE, .out = LP_PIPE};
+    lp_proc *p;
+    cr_assert_eq(lp_spawn(&p, &o), 0);
+    lp_buf out = {0};
+    int rc;
+    cr_assert_eq(lp_proc_communicate(p, "abc", 3, &out, NULL, -1, &rc), 0);
+    cr_assert_str_eq(out.data, "read 3\n");
+    cr_assert_eq(lp_proc_communicate(p, "more", 4, &out, NULL, -1, &rc), -EINVAL);
+    lp_buf_free(&out);
+    lp_proc_free(p);
+
+    lp_spawn_opts t = {.argv = ARGV((char *)helper("lp-exit"), "0"), .pty = true, .out = LP_PIPE};
+    cr_assert_eq(lp_spawn(&p, &t), -EINVAL);
+}

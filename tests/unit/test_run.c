@@ -241,3 +241,21 @@ Test(run, thousand_runs_leave_nothing, .timeout = 600)
     cr_assert_eq(count_fds(), fds0);
     cr_assert_eq(count_children(&z), 0);
 }
+
+static int stop_at_once(void *ctx, int stdio, const char *data, size_t len)
+{
+    (void)ctx, (void)stdio, (void)data, (void)len;
+    return 7;
+}
+
+Test(run, callback_stop_value_stops_the_child)
+{
+    lp_spawn_opts o = {.argv = ARGV((char *)helper("lp-writer"), "1G", "0"), .out = LP_PIPE};
+    lp_run_opts r = {.on_output = stop_at_once};
+    lp_result res;
+    cr_assert_eq(lp_run(&o, &r, &res), 7);
+    cr_assert_eq(res.rc, -SIGKILL);
+    lp_result_free(&res);
+    int z;
+    cr_assert_eq(count_children(&z), 0);
+}
