@@ -10,6 +10,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "helper.h"
+
 extern char **environ;
 
 int main(int argc, char **argv)
@@ -41,5 +43,5 @@ int main(int argc, char **argv)
     printf("pgid_is_pid=%d\n", getpgrp() == getpid());
     printf("sid_is_pid=%d\n", getsid(0) == getpid());
     printf("tty=%d\n", isatty(0) ? 1 : 0);
-    return fflush(stdout) == 0 ? 0 : 1;
+    return flush_stdout_status();
 }

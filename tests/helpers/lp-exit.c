@@ -10,22 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helper.h"
+
 static _Noreturn void usage(void)
 {
     fputs("usage: lp-exit [-p TEXT] CODE | lp-exit [-p TEXT] -s SIGNUM\n", stderr);
     exit(2);
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out)
+/* With -p: TEXT and a newline on stdout, before exiting or raising. */
+static void print_text(const char *text)
 {
-    char *end;
-    if (*s < '0' || *s > '9')
-        return -1;
-    long v = strtol(s, &end, 10);
-    if (*end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
+    if (text) {
+        printf("%s\n", text);
+        fflush(stdout);
+    }
 }
 
 int main(int argc, char **argv)
@@ -41,19 +40,13 @@ int main(int argc, char **argv)
     if (argc - i == 1) {
         if (parse_int(argv[i], 0, 255, &v) < 0)
             usage();
-        if (text) {
-            printf("%s\n", text);
-            fflush(stdout);
-        }
+        print_text(text);
         return (int)v;
     }
     if (argc - i != 2 || strcmp(argv[i], "-s") != 0 ||
         parse_int(argv[i + 1], 1, SIGRTMAX, &v) < 0)
         usage();
-    if (text) {
-        printf("%s\n", text);
-        fflush(stdout);
-    }
+    print_text(text);
     int sig = (int)v;
     sigset_t set;
     sigemptyset(&set);

@@ -5,8 +5,11 @@
  * ending with a newline, e.g. "0 1 2\n". Exit 0; exit 1 on error; exit 2 on
  * bad arguments. */
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "helper.h"
 
 static int cmp_int(const void *a, const void *b)
 {
@@ -30,12 +33,9 @@ int main(int argc, char **argv)
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        char *end;
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        long fd = strtol(e->d_name, &end, 10);
-        if (*end != '\0' || fd == self)
-            continue;
+        long fd;
+        if (parse_int(e->d_name, 0, LONG_MAX, &fd) < 0 || fd == self)
+            continue; /* ".", "..", or the listing's own fd */
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             int *p = realloc(fds, cap * sizeof *fds);
@@ -53,5 +53,5 @@ int main(int argc, char **argv)
         printf(i ? " %d" : "%d", fds[i]);
     putchar('\n');
     free(fds);
-    return fflush(stdout) == 0 ? 0 : 1;
+    return flush_stdout_status();
 }

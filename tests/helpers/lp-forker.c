@@ -8,44 +8,19 @@
  * exits 0 at once, leaving only the grandchild holding the pipes.
  * Exit 1 on a system error; exit 2 on bad arguments. */
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "helper.h"
 
 static _Noreturn void usage(void)
 {
     fputs("usage: lp-forker SECONDS [--setsid] [--pidfile PATH] [--parent-exits]\n", stderr);
     exit(2);
-}
-
-static int parse_seconds(const char *s, double *out)
-{
-    char *end;
-    /* Plain decimal only: no sign, whitespace, hex, inf or nan. */
-    if (!((*s >= '0' && *s <= '9') || *s == '.') || s[strspn(s, "0123456789.eE+-")] != '\0')
-        return -1;
-    errno = 0;
-    *out = strtod(s, &end);
-    if (errno != 0 || *end != '\0' || end == s || !isfinite(*out) || *out < 0 || *out > 1e9)
-        return -1;
-    return 0;
-}
-
-static void sleep_seconds(double secs)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    time_t whole = (time_t)secs;
-    long nsec = t.tv_nsec + (long)((secs - (double)whole) * 1e9);
-    t.tv_sec += whole + nsec / 1000000000L;
-    t.tv_nsec = nsec % 1000000000L;
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
-        ;
 }
 
 static _Noreturn void die(const char *what)
@@ -112,15 +87,13 @@ int main(int argc, char **argv)
         if (use_setsid && setsid() < 0)
             die("setsid");
         c = 'x';
-        while (write(sync[1], &c, 1) < 0 && errno == EINTR)
-            ;
+        (void)write_all(sync[1], &c, 1);
         close(sync[1]);
-        sleep_seconds(secs);
+        sleep_for(secs);
         _exit(0);
     }
     close(sync[1]);
-    while (read(sync[0], &c, 1) < 0 && errno == EINTR)
-        ;
+    (void)read_retry(sync[0], &c, 1);
     close(sync[0]);
 
     if (pidfile && write_pidfile(pidfile, pid) < 0) {
@@ -131,6 +104,6 @@ int main(int argc, char **argv)
     if (fflush(stdout) != 0)
         return 1;
     if (!parent_exits)
-        sleep_seconds(secs);
+        sleep_for(secs);
     return 0;
 }

@@ -2,76 +2,61 @@
  * chunk (default 64K), with blocking I/O, so a parent that does not drain and feed at the same
  * time deadlocks with it.  stdout byte i is 'a' + i % 26, stderr byte i is 'A' + i % 26 (the
  * lp-writer patterns).  Reads stdin to EOF; exits 0 if it read exactly IN bytes, 1 if not. */
-#include <errno.h>
+#include <ctype.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-static long long parse_size(const char *s)
+#include "helper.h"
+
+#define MAX_CHUNK (1 << 20)
+
+/* A size as lp-mix has always read them (strtoll syntax): parse_size, but leading white space
+ * and a '+' are allowed, so is "-0", and the value must fit a long long. */
+static int mix_size(const char *s, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || v < 0 || end == s)
+    while (isspace((unsigned char)*s))
+        s++;
+    int minus = *s == '-';
+    if (*s == '+' || *s == '-')
+        s++;
+    if (parse_size(s, out) < 0 || *out > LLONG_MAX || (minus && *out != 0))
         return -1;
-    switch (*end) {
-    case 'K': case 'k': v <<= 10; end++; break;
-    case 'M': case 'm': v <<= 20; end++; break;
-    case 'G': case 'g': v <<= 30; end++; break;
-    default: break;
-    }
-    return *end ? -1 : v;
+    return 0;
 }
 
-static int put(int fd, char base, long long *done, long long total, size_t chunk)
+/* Writes the next chunk (at most chunk bytes) of the pattern stream starting with base. */
+static int put(int fd, char base, uint64_t *done, uint64_t total, uint64_t chunk)
 {
-    static char buf[1 << 20];
-    long long n = total - *done;
-    if (n <= 0)
-        return 0;
-    if ((size_t)n > chunk)
-        n = (long long)chunk;
-    for (long long i = 0; i < n; i++)
-        buf[i] = (char)(base + (*done + i) % 26);
-    for (long long off = 0; off < n;) {
-        ssize_t w = write(fd, buf + off, (size_t)(n - off));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        off += w;
-    }
-    *done += n;
-    return 0;
+    uint64_t left = total - *done;
+    return write_pattern(fd, base, done, left < chunk ? left : chunk);
 }
 
 int main(int argc, char **argv)
 {
+    static char rbuf[MAX_CHUNK];
+    uint64_t in, out, err, chunk = 65536, got = 0, o = 0, e = 0;
+    int eof = 0;
+
     if (argc < 4 || argc > 5) {
         fprintf(stderr, "usage: lp-mix IN OUT ERR [CHUNK]\n");
         return 2;
     }
-    long long in = parse_size(argv[1]), out = parse_size(argv[2]), err = parse_size(argv[3]);
-    long long chunk = argc == 5 ? parse_size(argv[4]) : 65536;
-    if (in < 0 || out < 0 || err < 0 || chunk <= 0 || chunk > (1 << 20)) {
+    if (mix_size(argv[1], &in) < 0 || mix_size(argv[2], &out) < 0 ||
+        mix_size(argv[3], &err) < 0 || (argc == 5 && mix_size(argv[4], &chunk) < 0) ||
+        chunk == 0 || chunk > MAX_CHUNK) {
         fprintf(stderr, "lp-mix: bad size\n");
         return 2;
     }
-    static char rbuf[1 << 20];
-    long long got = 0, o = 0, e = 0;
-    int eof = 0;
     while (!eof || o < out || e < err) {
         if (!eof) {
-            ssize_t n = read(0, rbuf, (size_t)chunk);
-            if (n < 0 && errno == EINTR)
-                continue;
+            ssize_t n = read_retry(0, rbuf, (size_t)chunk);
             if (n <= 0)
                 eof = 1;
             else
-                got += n;
+                got += (uint64_t)n;
         }
-        if (put(1, 'a', &o, out, (size_t)chunk) < 0 || put(2, 'A', &e, err, (size_t)chunk) < 0)
+        if (put(1, 'a', &o, out, chunk) < 0 || put(2, 'A', &e, err, chunk) < 0)
             return 3;
     }
     return got == in ? 0 : 1;

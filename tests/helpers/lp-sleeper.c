@@ -5,44 +5,17 @@
  * --ignore-term  set SIGTERM to SIG_IGN first
  * --ready        print "ready\n" to stdout (unbuffered write) before sleeping
  * Exit 0; exit 2 on bad arguments. */
-#include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "helper.h"
 
 static _Noreturn void usage(void)
 {
     fputs("usage: lp-sleeper SECONDS [--ignore-term] [--ready]\n", stderr);
     exit(2);
-}
-
-static int parse_seconds(const char *s, double *out)
-{
-    char *end;
-    /* Plain decimal only: no sign, whitespace, hex, inf or nan. */
-    if (!((*s >= '0' && *s <= '9') || *s == '.') || s[strspn(s, "0123456789.eE+-")] != '\0')
-        return -1;
-    errno = 0;
-    *out = strtod(s, &end);
-    if (errno != 0 || *end != '\0' || end == s || !isfinite(*out) || *out < 0 || *out > 1e9)
-        return -1;
-    return 0;
-}
-
-static void sleep_seconds(double secs)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    time_t whole = (time_t)secs;
-    long nsec = t.tv_nsec + (long)((secs - (double)whole) * 1e9);
-    t.tv_sec += whole + nsec / 1000000000L;
-    t.tv_nsec = nsec % 1000000000L;
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
-        ;
 }
 
 int main(int argc, char **argv)
@@ -67,19 +40,8 @@ int main(int argc, char **argv)
         signal(SIGTERM, SIG_IGN);
     if (ready) {
         static const char msg[] = "ready\n";
-        const char *p = msg;
-        size_t n = sizeof msg - 1;
-        while (n > 0) {
-            ssize_t w = write(1, p, n);
-            if (w < 0) {
-                if (errno == EINTR)
-                    continue;
-                break; /* nobody is listening; sleep anyway */
-            }
-            p += w;
-            n -= (size_t)w;
-        }
+        (void)write_all(1, msg, sizeof msg - 1); /* if nobody is listening, sleep anyway */
     }
-    sleep_seconds(secs);
+    sleep_for(secs);
     return 0;
 }
