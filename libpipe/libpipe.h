@@ -240,6 +240,81 @@ typedef struct lp_result {
 int lp_run(const lp_spawn_opts *o, const lp_run_opts *r, lp_result *res);
 void lp_result_free(lp_result *res);
 
+/* ---------------------------------------------------------------------------------------------
+ * Pipelines: a | b | c
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct lp_pipeline lp_pipeline;
+
+/* A new, empty pipeline (NULL only when out of memory). */
+lp_pipeline *lp_pipeline_new(void);
+
+/* Options; set before lp_pipeline_start. */
+void lp_pipeline_set_pipefail(lp_pipeline *pl, bool on);   /* rc: last non-zero stage (bash)  */
+void lp_pipeline_set_sigpipe_ok(lp_pipeline *pl, bool on); /* a stage killed by SIGPIPE counts
+                                                              as success in the pipeline's rc */
+/* Process group of all stages: LP_PGROUP_NEW (default: the first stage leads a new group),
+ * LP_PGROUP_INHERIT (the caller's), or an existing group to join (a shell's job). */
+void lp_pipeline_set_pgroup(lp_pipeline *pl, pid_t pgroup);
+
+/* Append a stage.  argv/env/env_set/cwd/umask/err... per stage; the options are copied (strings
+ * included).  The first stage's `in` and the last stage's `out` are the pipeline's ends (LP_PIPE
+ * there gives lp_pipeline_fd 0 / 1); between stages the library connects pipes and ignores
+ * in/out.  A stage's `err`: LP_PIPE sends it to the pipeline's one captured stderr
+ * (lp_pipeline_fd 2), LP_STDOUT into the next stage (like `|&`), or a file/fd/LP_DEVNULL.
+ * `pgroup`, `new_session` and `pty` of stages are ignored (see lp_pipeline_set_pgroup).
+ * 0, -EINVAL (no argv), -EBUSY (already started), -ENOMEM. */
+int lp_pipeline_add(lp_pipeline *pl, const lp_spawn_opts *stage);
+
+/* Append a stage that runs fn(arg) in its own forked child, reading fd 0 and writing fd 1; its
+ * return value (& 255) is the stage's exit code.  stdio buffers are flushed before the fork and
+ * after fn; the child leaves with _exit (no atexit handlers run twice).  Descriptors of the
+ * pipeline other than its own stdio are closed in the child. */
+int lp_pipeline_add_fn(lp_pipeline *pl, int (*fn)(void *arg), void *arg);
+
+/* Start every stage, connected by pipes, in one process group.  The parent keeps no inner pipe
+ * end, so EOF and SIGPIPE propagate as in a shell.  If a stage fails to start, the stages
+ * already started are killed and reaped and the error (its errno) is returned; the detail names
+ * the stage and program: lp_pipeline_errmsg.  0 or -errno. */
+int lp_pipeline_start(lp_pipeline *pl);
+
+/* The parent's end of the pipeline's stdin (0), stdout (1) or captured stderr (2), or -1. */
+int lp_pipeline_fd(const lp_pipeline *pl, int stdio);
+
+/* lp_proc_communicate for the pipeline's ends: feeds `in` to the first stage, drains the last
+ * stage's stdout and the captured stderr, until EOF on both; then waits for every stage within
+ * the same deadline.  -ETIMEDOUT keeps what was read; call again to continue. */
+int lp_pipeline_communicate(lp_pipeline *pl, const void *in, size_t n, lp_buf *out, lp_buf *err,
+                            int timeout_ms);
+
+/* Wait for every stage.  0 and *rc: the last stage's rc, or with pipefail the last non-zero
+ * one (0 if none); with sigpipe_ok, -SIGPIPE counts as 0.  -ETIMEDOUT while a stage runs. */
+int lp_pipeline_wait(lp_pipeline *pl, int timeout_ms, int *rc);
+
+/* Number of stages; one stage's rc (exit code or -signal; -EAGAIN before it was reaped); its
+ * pid; its usage (lp_proc_usage).  pshell's $pipestatus reads lp_pipeline_status. */
+size_t lp_pipeline_len(const lp_pipeline *pl);
+int lp_pipeline_status(const lp_pipeline *pl, size_t stage);
+pid_t lp_pipeline_pid(const lp_pipeline *pl, size_t stage);
+int lp_pipeline_usage(const lp_pipeline *pl, size_t stage, lp_usage *u);
+
+/* Signal the pipeline's process group (every stage and what they started). */
+int lp_pipeline_kill(lp_pipeline *pl, int sig);
+
+/* Detail of the last failure ("stage 2 (frob): exec 'frob': No such file or directory"). */
+const char *lp_pipeline_errmsg(const lp_pipeline *pl);
+
+/* One call, like lp_run: start (stdin made a pipe when r->input is set and the first stage's
+ * `in` is LP_INHERIT), feed, capture the last stage's stdout / the captured stderr when those
+ * are LP_PIPE, wait.  On timeout: SIGTERM to the group, keep draining for kill_grace_ms, SIGKILL,
+ * reap every stage, -ETIMEDOUT with partial output.  res->rc is the pipeline's rc; res->usage
+ * and res->pid are the last stage's.  `contain` other than LP_CONTAIN_NONE means the group
+ * (always used by pipelines).  LP_ECHECK with r->check.  r may be NULL. */
+int lp_pipeline_run(lp_pipeline *pl, const lp_run_opts *r, lp_result *res);
+
+/* Kill (SIGKILL to the group) stages still running, reap them, close every end, free. */
+void lp_pipeline_free(lp_pipeline *pl);
+
 #ifdef __cplusplus
 }
 #endif

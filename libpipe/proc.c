@@ -18,6 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
 bool lp__pidfd_wanted(void)
 {
     const char *e = getenv("LIBPIPE_NO_PIDFD");
@@ -101,6 +105,40 @@ int lp__proc_reap(lp_proc *p, bool block)
         p->exitfd = -1;
     }
     return 0;
+}
+
+lp_proc *lp__proc_ends(void)
+{
+    lp_proc *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->fds[0] = p->fds[1] = p->fds[2] = -1;
+    p->exitfd = -1;
+    p->reaped = true;
+    return p;
+}
+
+lp_proc *lp__proc_adopt(pid_t pid, bool own_group)
+{
+    lp_proc *p = lp__proc_ends();
+    if (!p)
+        return NULL;
+    p->reaped = false;
+    p->pid = pid;
+    p->own_group = own_group;
+    clock_gettime(CLOCK_MONOTONIC, &p->t_start);
+    int fd = lp__pidfd_wanted() ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+    if (fd >= 0) {
+        p->exitfd = fd;
+        p->has_pidfd = true;
+    } else {
+        p->exitfd = lp__exitfd_fallback(pid);
+    }
+    if (p->exitfd < 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
 }
 
 static int status_rc(int st)
