@@ -85,6 +85,8 @@ typedef struct lp_spawn_opts {
     bool reset_sigmask;   /* the child starts with no signal blocked (default: caller's mask) */
     bool keep_sigpipe;    /* keep an ignored SIGPIPE ignored in the child (default: SIG_DFL) */
     const char *cgroup;   /* a cgroup v2 directory the child joins before exec (NULL: ours)  */
+    bool child_subreaper; /* the child becomes a subreaper (PR_SET_CHILD_SUBREAPER, kept across
+                             exec): orphans among its descendants re-parent to it, not to init */
 } lp_spawn_opts;
 
 /* ---------------------------------------------------------------------------------------------
@@ -208,6 +210,11 @@ enum lp_contain {
                               walking parent links in /proc first (catches setsid'ed
                               grandchildren whose parent chain to the child is intact) */
     LP_CONTAIN_AUTO,       /* LP_CONTAIN_CGROUP where possible, else LP_CONTAIN_TREE */
+    LP_CONTAIN_SUBREAPER,  /* opt-in: LP_CONTAIN_TREE with the child made a subreaper, so
+                              descendants whose parent exited stay below the child and are
+                              found too (also after setsid).  The child then inherits orphans
+                              (zombies until it exits); a descendant that outlives the child
+                              itself is beyond it: only the cgroup mode catches that */
 };
 
 typedef struct lp_run_opts {

@@ -233,6 +233,10 @@ int lp_run(const lp_spawn_opts *o, const lp_run_opts *r, lp_result *res)
     if (r->input && so.in.kind == LP_STDIO_INHERIT && !so.pty)
         so.in = LP_PIPE;
     enum lp_contain mode = r->contain;
+    if (mode == LP_CONTAIN_SUBREAPER) { /* the tree walk, over a tree kept whole by the child */
+        so.child_subreaper = true;
+        mode = LP_CONTAIN_TREE;
+    }
     if (mode != LP_CONTAIN_NONE && so.pgroup == LP_PGROUP_INHERIT && !so.new_session && !so.pty)
         so.pgroup = LP_PGROUP_NEW;
 

@@ -52,6 +52,7 @@ enum step {
     STEP_PASSFD, /* arg: index into pass_fds */
     STEP_EXEC,
     STEP_CGROUP,
+    STEP_SUBREAPER,
 };
 
 struct child {
@@ -235,6 +236,8 @@ NO_SAN static int child_main(void *arg)
     }
     if (c->pty_slave >= 0 && ioctl(c->pty_slave, TIOCSCTTY, 0) < 0)
         child_fail(c, STEP_CTTY, 0);
+    if (o->child_subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        child_fail(c, STEP_SUBREAPER, 0);
     if (o->die_with_parent) {
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
             child_fail(c, STEP_PDEATHSIG, 0);
@@ -360,6 +363,9 @@ static void describe_failure(char *msg, const struct child *c, const lp_spawn_op
         lp__set_errmsg(msg, "exec '%s': %s%s", prog, why, dir ? " (is a directory)" : "");
         break;
     }
+    case STEP_SUBREAPER:
+        lp__set_errmsg(msg, "child_subreaper: %s", why);
+        break;
     case STEP_CGROUP:
         lp__set_errmsg(msg, "cgroup '%s': %s", o->cgroup, why);
         break;

@@ -259,3 +259,35 @@ Test(run, callback_stop_value_stops_the_child)
     int z;
     cr_assert_eq(count_children(&z), 0);
 }
+
+/* sh (the run's child) starts lp-forker, which starts a setsid grandchild and exits at once: the
+ * grandchild is an orphan.  TREE alone cannot find it (it re-parents to init); with the child a
+ * subreaper it re-parents to sh and is found. */
+static pid_t run_orphaning(enum lp_contain mode, int *ret)
+{
+    char script[4300];
+    snprintf(script, sizeof script, "'%s' 30 --setsid --parent-exits; exec '%s' 30",
+             helper("lp-forker"), helper("lp-sleeper"));
+    lp_spawn_opts o = {.argv = ARGV("/bin/sh", "-c", script), .out = LP_PIPE};
+    lp_run_opts r = {.timeout_ms = 500, .contain = mode};
+    lp_result res;
+    *ret = lp_run(&o, &r, &res);
+    pid_t gc = *ret == -ETIMEDOUT ? grandchild_of(&res) : 0;
+    lp_result_free(&res);
+    return gc;
+}
+
+Test(run, subreaper_catches_orphaned_setsid_descendant)
+{
+    int ret;
+    pid_t gc = run_orphaning(LP_CONTAIN_TREE, &ret);
+    cr_assert_eq(ret, -ETIMEDOUT);
+    usleep(100000);
+    cr_assert(!proc_dead(gc), "TREE cannot see an orphan re-parented to init (documented)");
+    kill(gc, SIGKILL);
+
+    gc = run_orphaning(LP_CONTAIN_SUBREAPER, &ret);
+    cr_assert_eq(ret, -ETIMEDOUT);
+    wait_dead(gc);
+    cr_assert(proc_dead(gc), "LP_CONTAIN_SUBREAPER missed the orphan %d", gc);
+}
