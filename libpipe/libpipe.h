@@ -287,6 +287,8 @@ int lp_pipeline_start(lp_pipeline *pl);
 
 /* The parent's end of the pipeline's stdin (0), stdout (1) or captured stderr (2), or -1. */
 int lp_pipeline_fd(const lp_pipeline *pl, int stdio);
+/* Close that end (e.g. EOF to the first stage after writing it yourself).  Idempotent. */
+void lp_pipeline_close_fd(lp_pipeline *pl, int stdio);
 
 /* lp_proc_communicate for the pipeline's ends: feeds `in` to the first stage, drains the last
  * stage's stdout and the captured stderr, until EOF on both; then waits for every stage within
@@ -305,7 +307,9 @@ int lp_pipeline_status(const lp_pipeline *pl, size_t stage);
 pid_t lp_pipeline_pid(const lp_pipeline *pl, size_t stage);
 int lp_pipeline_usage(const lp_pipeline *pl, size_t stage, lp_usage *u);
 
-/* Signal the pipeline's process group (every stage and what they started). */
+/* Signal the pipeline: its whole process group when lp_pipeline_start created it and a stage
+ * still runs (every stage and what they started); else each running stage (a group that was
+ * joined may hold other processes).  0, or -ESRCH when nothing runs. */
 int lp_pipeline_kill(lp_pipeline *pl, int sig);
 
 /* Detail of the last failure ("stage 2 (frob): exec 'frob': No such file or directory"). */
@@ -319,7 +323,8 @@ const char *lp_pipeline_errmsg(const lp_pipeline *pl);
  * (always used by pipelines).  LP_ECHECK with r->check.  r may be NULL. */
 int lp_pipeline_run(lp_pipeline *pl, const lp_run_opts *r, lp_result *res);
 
-/* Kill (SIGKILL to the group) stages still running, reap them, close every end, free. */
+/* Kill stages still running (lp_pipeline_kill SIGKILL), reap them, close every end, free.
+ * After a failed lp_pipeline_start, wait/communicate/run return that error; only free remains. */
 void lp_pipeline_free(lp_pipeline *pl);
 
 #ifdef __cplusplus

@@ -28,8 +28,10 @@ struct lp_pipeline {
     struct stage *st;
     size_t n, cap;
     bool pipefail, sigpipe_ok, started;
+    int start_err; /* lp_pipeline_start failed with this: nothing runs */
     pid_t pgroup;  /* option */
     pid_t pgid;    /* the group the stages are in (0: the caller's) */
+    bool own_group; /* pgid is a group the first stage created: ours to signal as a whole */
     lp_proc *ends; /* fds[0..2]: the pipeline's stdin / stdout / captured stderr */
     char errmsg[LP_ERRMSG_MAX];
 };
@@ -193,8 +195,12 @@ static int start_fn(lp_pipeline *pl, size_t i, int in, int out, int err, int *ot
     if (pid < 0)
         return -errno;
     if (pid == 0) {
-        if (pl->pgroup != LP_PGROUP_INHERIT)
-            setpgid(0, pl->pgid ? pl->pgid : 0);
+        if (pl->pgroup != LP_PGROUP_INHERIT && setpgid(0, pl->pgid ? pl->pgid : 0) < 0) {
+            /* as a program stage would fail with the errno: do not run in the wrong group */
+            const char m[] = "libpipe: function stage: setpgid failed\n";
+            (void)!write(2, m, sizeof m - 1);
+            _exit(126);
+        }
         int src[3] = {in, out, err};
         for (int k = 0; k < 3; k++) /* move sources above 2 so no dup2 clobbers another */
             if (src[k] >= 0 && src[k] < 3)
@@ -213,6 +219,7 @@ static int start_fn(lp_pipeline *pl, size_t i, int in, int out, int err, int *ot
     pid_t pg = pl->pgroup == LP_PGROUP_INHERIT ? 0 : pl->pgid ? pl->pgid : pid;
     if (pg)
         setpgid(pid, pg); /* also here, so the group exists before we go on (as shells do) */
+    errno = 0;
     *pp = lp__proc_adopt(pid, pg == pid);
     if (!*pp) {
         int e = errno ? -errno : -ENOMEM;
@@ -226,7 +233,7 @@ static int start_fn(lp_pipeline *pl, size_t i, int in, int out, int err, int *ot
 
 static void kill_started(lp_pipeline *pl)
 {
-    if (pl->pgid > 0)
+    if (pl->own_group)
         kill(-pl->pgid, SIGKILL);
     for (size_t i = 0; i < pl->n; i++)
         if (pl->st[i].p) {
@@ -290,7 +297,7 @@ int lp_pipeline_start(lp_pipeline *pl)
             int others[] = {e[0], e[1], e[2], in_rd, err_wr, out_wr, next_rd, cur_wr, cur_rd};
             r = start_fn(pl, i, cur_rd, cur_wr, -1, others, sizeof others / sizeof others[0], &s->p);
             if (r < 0)
-                lp__set_errmsg(pl->errmsg, "stage %zu (function): fork: %s", i, lp_strerror(r));
+                lp__set_errmsg(pl->errmsg, "stage %zu (function): %s", i, lp_strerror(r));
         } else {
             lp_spawn_opts o = s->o;
             if (i > 0 || cur_rd >= 0)
@@ -318,8 +325,10 @@ int lp_pipeline_start(lp_pipeline *pl)
             out_wr = -1;
         if (r < 0)
             goto fail;
-        if (pl->pgroup != LP_PGROUP_INHERIT && !pl->pgid)
+        if (pl->pgroup != LP_PGROUP_INHERIT && !pl->pgid) {
             pl->pgid = lp_proc_pid(s->p);
+            pl->own_group = true;
+        }
     }
     close_fd(&err_wr);
     return 0;
@@ -328,6 +337,7 @@ sys_fail:
     r = -errno;
     lp__set_errmsg(pl->errmsg, "pipeline: pipe: %s", lp_strerror(r));
 fail:
+    pl->start_err = r;
     kill_started(pl);
     close_fd(&in_rd);
     close_fd(&err_wr);
@@ -382,20 +392,38 @@ const char *lp_pipeline_errmsg(const lp_pipeline *pl)
     return pl->errmsg;
 }
 
-int lp_pipeline_kill(lp_pipeline *pl, int sig)
+static bool any_running(const lp_pipeline *pl)
 {
-    if (pl->pgid > 0)
-        return kill(-pl->pgid, sig) < 0 ? -errno : 0;
     for (size_t i = 0; i < pl->n; i++)
         if (pl->st[i].p && !lp_proc_done(pl->st[i].p))
-            lp_proc_kill(pl->st[i].p, sig);
-    return 0;
+            return true;
+    return false;
+}
+
+int lp_pipeline_kill(lp_pipeline *pl, int sig)
+{
+    /* The group as a whole only when we created it and a stage still holds its id (so it
+     * cannot have been reused); a group we joined may hold others (a shell's job, the caller) */
+    if (pl->own_group && any_running(pl) && kill(-pl->pgid, sig) == 0)
+        return 0;
+    int r = -ESRCH;
+    for (size_t i = 0; i < pl->n; i++)
+        if (pl->st[i].p && !lp_proc_done(pl->st[i].p) && lp_proc_kill(pl->st[i].p, sig) == 0)
+            r = 0;
+    return r;
+}
+
+void lp_pipeline_close_fd(lp_pipeline *pl, int stdio)
+{
+    lp_proc_close_fd(pl->ends, stdio);
 }
 
 static int wait_all(lp_pipeline *pl, lp_deadline d, int *rc)
 {
     if (!pl->started)
         return -EINVAL;
+    if (pl->start_err)
+        return pl->start_err;
     int result = 0;
     for (size_t i = 0; i < pl->n; i++) {
         int r, s;
@@ -423,6 +451,8 @@ static int communicate(lp_pipeline *pl, const void *in, size_t n, lp_buf *out, l
 {
     if (!pl->started)
         return -EINVAL;
+    if (pl->start_err)
+        return pl->start_err;
     int r = lp__communicate(pl->ends, in, n, out, err, co, d, NULL);
     if (r == 0)
         r = wait_all(pl, d, NULL);
@@ -451,6 +481,9 @@ int lp_pipeline_run(lp_pipeline *pl, const lp_run_opts *r, lp_result *res)
         lp__set_errmsg(lp__tls_errmsg(), "%s", pl->errmsg);
         return err;
     }
+    for (int i = 1; i <= 2; i++)
+        if (pl->ends->fds[i] >= 0)
+            fcntl(pl->ends->fds[i], F_SETPIPE_SZ, 1 << 20); /* fewer, larger reads; best effort */
     struct lp__comm_opts co = {.max_output = r->max_output, .truncated = &res->truncated,
                                .cb = r->on_output, .ctx = r->ctx, .lines = r->lines};
     lp_buf *out = r->on_output ? NULL : &res->out, *errb = r->on_output ? NULL : &res->err;
@@ -462,12 +495,16 @@ int lp_pipeline_run(lp_pipeline *pl, const lp_run_opts *r, lp_result *res)
             lp_pipeline_kill(pl, SIGTERM);
             communicate(pl, NULL, 0, out, errb, &co, lp__deadline(r->kill_grace_ms));
         }
+        /* the group too when every stage already ended: members that ignored SIGTERM */
+        if (pl->own_group)
+            kill(-pl->pgid, SIGKILL);
         lp_pipeline_kill(pl, SIGKILL);
         wait_all(pl, -1, NULL);
         lp__communicate(pl->ends, NULL, 0, out, errb, &co, lp__deadline(0), NULL);
     } else if (err != 0) {
         lp_pipeline_kill(pl, SIGKILL);
         wait_all(pl, -1, NULL);
+        lp__set_errmsg(lp__tls_errmsg(), "pipeline: %s", lp_strerror(err));
     }
     wait_all(pl, -1, &res->rc);
     lp_proc *last = pl->st[pl->n - 1].p;
@@ -482,11 +519,7 @@ void lp_pipeline_free(lp_pipeline *pl)
 {
     if (!pl)
         return;
-    bool running = false;
-    for (size_t i = 0; i < pl->n; i++)
-        running |= pl->st[i].p && !lp_proc_done(pl->st[i].p);
-    if (running && pl->pgid > 0)
-        kill(-pl->pgid, SIGKILL);
+    lp_pipeline_kill(pl, SIGKILL);
     for (size_t i = 0; i < pl->n; i++) {
         lp_proc_free(pl->st[i].p); /* SIGKILLs and reaps a stage still running */
         if (!pl->st[i].fn)

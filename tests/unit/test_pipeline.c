@@ -224,3 +224,41 @@ Test(pipeline, thousand_pipelines_leave_nothing, .timeout = 600)
     cr_assert_eq(count_fds(), fds0);
     cr_assert_eq(count_children(&z), 0);
 }
+
+Test(pipeline, failed_start_in_callers_group_is_safe)
+{
+    /* joining our own group: a failed start must stop its stages, not signal the group */
+    lp_pipeline *pl = lp_pipeline_new();
+    lp_pipeline_set_pgroup(pl, getpgrp());
+    add(pl, (lp_spawn_opts){.argv = ARGV((char *)helper("lp-sleeper"), "30")});
+    add(pl, (lp_spawn_opts){.argv = ARGV("lp-no-such-frob")});
+    cr_assert_eq(lp_pipeline_start(pl), -ENOENT);
+    int rc;
+    cr_assert_eq(lp_pipeline_wait(pl, 0, &rc), -ENOENT, "wait after a failed start");
+    lp_buf out = {0};
+    cr_assert_eq(lp_pipeline_communicate(pl, NULL, 0, &out, NULL, 0), -ENOENT);
+    cr_assert_eq(lp_pipeline_kill(pl, SIGTERM), -ESRCH);
+    lp_pipeline_free(pl);
+    int z;
+    cr_assert_eq(count_children(&z), 0);
+}
+
+Test(pipeline, write_end_by_hand_then_close)
+{
+    lp_pipeline *pl = lp_pipeline_new();
+    add(pl, (lp_spawn_opts){.argv = ARGV((char *)helper("lp-echo")), .in = LP_PIPE});
+    add(pl, (lp_spawn_opts){.argv = ARGV((char *)helper("lp-reader")), .out = LP_PIPE});
+    cr_assert_eq(lp_pipeline_start(pl), 0);
+    cr_assert_eq(write(lp_pipeline_fd(pl, 0), "12345", 5), 5);
+    lp_pipeline_close_fd(pl, 0);
+    cr_assert_eq(lp_pipeline_fd(pl, 0), -1);
+    lp_buf out = {0};
+    cr_assert_eq(lp_pipeline_communicate(pl, NULL, 0, &out, NULL, 10000), 0);
+    cr_assert_str_eq(out.data, "read 5\n");
+    lp_usage u;
+    cr_assert_eq(lp_pipeline_usage(pl, 1, &u), 0);
+    cr_assert_gt(u.wall_s, 0);
+    cr_assert_gt(lp_pipeline_pid(pl, 0), 0);
+    lp_buf_free(&out);
+    lp_pipeline_free(pl);
+}
