@@ -402,6 +402,8 @@ static bool any_running(const lp_pipeline *pl)
 
 int lp_pipeline_kill(lp_pipeline *pl, int sig)
 {
+    if (sig < 0 || sig >= NSIG)
+        return -EINVAL;
     /* The group as a whole only when we created it and a stage still holds its id (so it
      * cannot have been reused); a group we joined may hold others (a shell's job, the caller) */
     if (pl->own_group && any_running(pl) && kill(-pl->pgid, sig) == 0)
@@ -472,6 +474,8 @@ int lp_pipeline_run(lp_pipeline *pl, const lp_run_opts *r, lp_result *res)
     if (!r)
         r = &defaults;
     memset(res, 0, sizeof *res);
+    if (pl->start_err)
+        return pl->start_err;
     if (pl->n && r->input && !pl->st[0].fn && pl->st[0].o.in.kind == LP_STDIO_INHERIT)
         pl->st[0].o.in = LP_PIPE;
     if (r->contain != LP_CONTAIN_NONE && pl->pgroup == LP_PGROUP_INHERIT)

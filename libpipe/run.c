@@ -279,7 +279,7 @@ int lp_run(const lp_spawn_opts *o, const lp_run_opts *r, lp_result *res)
     if (err == -ETIMEDOUT) {
         res->timed_out = true;
         struct tree tree = {0};
-        if (mode == LP_CONTAIN_TREE) /* before anything exits and re-parents its children */
+        if (mode == LP_CONTAIN_TREE && !p->reaped) /* before anything exits and re-parents */
             tree_collect(p->pid, &tree);
         if (r->kill_grace_ms > 0) {
             tree_kill(&tree, SIGTERM);
