@@ -201,9 +201,9 @@ static void on_fd(lp_loop *l, lp_watch *w, uint32_t ev)
     else if (i == 0 && !c->p->is_pty)
         input_done(c); /* EPOLLERR/HUP: the child closed its stdin */
     if (i != 0 || c->p->is_pty) {
-        int r = c->p->is_pty ? 1 : i;
+        /* w[0] of a pty child is its master, which carries its output: stream 1 */
         if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
-            on_readable(c, r);
+            on_readable(c, i == 0 ? 1 : i);
     }
 }
 

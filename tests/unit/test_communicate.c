@@ -287,3 +287,22 @@ Test(communicate, input_is_given_once)
     lp_spawn_opts t = {.argv = ARGV((char *)helper("lp-exit"), "0"), .pty = true, .out = LP_PIPE};
     cr_assert_eq(lp_spawn(&p, &t), -EINVAL);
 }
+
+Test(communicate, pty_with_stderr_pipe)
+{
+    lp_spawn_opts o = {.argv = ARGV((char *)helper("lp-writer"), "7", "5"), .pty = true, .err = LP_PIPE};
+    lp_proc *p;
+    int r = lp_spawn(&p, &o);
+    if (r == -ENOENT || r == -ENXIO || r == -EACCES)
+        cr_skip_test("no pseudo-terminal available here: %s", lp_proc_errmsg(NULL));
+    cr_assert_eq(r, 0);
+    lp_buf out = {0}, err = {0};
+    int rc;
+    cr_assert_eq(lp_proc_communicate(p, NULL, 0, &out, &err, 10000, &rc), 0);
+    cr_assert_eq(rc, 0);
+    cr_assert_str_eq(out.data, "abcdefg", "the terminal's output");
+    cr_assert_str_eq(err.data, "ABCDE", "stderr through its own pipe");
+    lp_buf_free(&out);
+    lp_buf_free(&err);
+    lp_proc_free(p);
+}
