@@ -215,6 +215,13 @@ static void on_exit_fd(lp_loop *l, lp_watch *w, uint32_t ev)
     lp__loop_del(l, w);
 }
 
+void lp__enlarge_out_pipes(lp_proc *p)
+{
+    for (int i = 1; i <= 2; i++)
+        if (p->fds[i] >= 0)
+            fcntl(p->fds[i], F_SETPIPE_SZ, READ_MAX);
+}
+
 int lp__communicate(lp_proc *p, const void *in, size_t in_len, lp_buf *out, lp_buf *err,
                     const struct lp__comm_opts *co, lp_deadline d, int *rc)
 {

@@ -70,6 +70,8 @@ struct lp__comm_opts {
     void *ctx;
     bool lines;
 };
+/* Enlarge the stdout/stderr pipes of p to 1 MiB (best effort): fewer, larger reads. */
+LP_HIDDEN void lp__enlarge_out_pipes(lp_proc *p);
 LP_HIDDEN int lp__communicate(lp_proc *p, const void *in, size_t in_len, lp_buf *out, lp_buf *err,
                               const struct lp__comm_opts *co, lp_deadline d, int *rc);
 

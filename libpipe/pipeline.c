@@ -485,9 +485,7 @@ int lp_pipeline_run(lp_pipeline *pl, const lp_run_opts *r, lp_result *res)
         lp__set_errmsg(lp__tls_errmsg(), "%s", pl->errmsg);
         return err;
     }
-    for (int i = 1; i <= 2; i++)
-        if (pl->ends->fds[i] >= 0)
-            fcntl(pl->ends->fds[i], F_SETPIPE_SZ, 1 << 20); /* fewer, larger reads; best effort */
+    lp__enlarge_out_pipes(pl->ends);
     struct lp__comm_opts co = {.max_output = r->max_output, .truncated = &res->truncated,
                                .cb = r->on_output, .ctx = r->ctx, .lines = r->lines};
     lp_buf *out = r->on_output ? NULL : &res->out, *errb = r->on_output ? NULL : &res->err;

@@ -18,8 +18,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define PIPE_SIZE (1 << 20)
-
 /* ---- cgroup v2 ----------------------------------------------------------------------------- */
 
 /* Path of a new cgroup under our own, created; 0 or -errno. */
@@ -266,9 +264,7 @@ int lp_run(const lp_spawn_opts *o, const lp_run_opts *r, lp_result *res)
         return err;
     }
     res->pid = p->pid;
-    for (int i = 1; i <= 2; i++)
-        if (p->fds[i] >= 0)
-            fcntl(p->fds[i], F_SETPIPE_SZ, PIPE_SIZE); /* fewer, larger reads; best effort */
+    lp__enlarge_out_pipes(p);
 
     struct lp__comm_opts co = {.max_output = r->max_output, .truncated = &res->truncated,
                                .cb = r->on_output, .ctx = r->ctx, .lines = r->lines};

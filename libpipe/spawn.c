@@ -317,6 +317,11 @@ static const char *slot_name(int i)
     return i == 0 ? "stdin" : i == 1 ? "stdout" : "stderr";
 }
 
+static const lp_stdio *slot_plan(const lp_spawn_opts *o, int i)
+{
+    return i == 0 ? &o->in : i == 1 ? &o->out : &o->err;
+}
+
 static void describe_failure(char *msg, const struct child *c, const lp_spawn_opts *o)
 {
     const char *why = lp_strerror(-c->err);
@@ -337,13 +342,13 @@ static void describe_failure(char *msg, const struct child *c, const lp_spawn_op
         lp__set_errmsg(msg, "chdir '%s': %s", o->cwd, why);
         break;
     case STEP_OPEN: {
-        const lp_stdio *s = c->arg == 0 ? &o->in : c->arg == 1 ? &o->out : &o->err;
+        const lp_stdio *s = slot_plan(o, c->arg);
         lp__set_errmsg(msg, "%s: open '%s': %s", slot_name(c->arg),
                        s->kind == LP_STDIO_PATH ? s->path : "/dev/null", why);
         break;
     }
     case STEP_FD: {
-        const lp_stdio *s = c->arg == 0 ? &o->in : c->arg == 1 ? &o->out : &o->err;
+        const lp_stdio *s = slot_plan(o, c->arg);
         lp__set_errmsg(msg, "%s: fd %d: %s", slot_name(c->arg), s->fd, why);
         break;
     }
