@@ -87,6 +87,7 @@ typedef struct lp_spawn_opts {
     const char *cgroup;   /* a cgroup v2 directory the child joins before exec (NULL: ours)  */
     bool child_subreaper; /* the child becomes a subreaper (PR_SET_CHILD_SUBREAPER, kept across
                              exec): orphans among its descendants re-parent to it, not to init */
+    const char *exec_path; /* the file to execute, as is (no PATH search); NULL: argv[0]    */
 } lp_spawn_opts;
 
 /* ---------------------------------------------------------------------------------------------
@@ -278,6 +279,11 @@ int lp_pipeline_add(lp_pipeline *pl, const lp_spawn_opts *stage);
  * after fn; the child leaves with _exit (no atexit handlers run twice).  Descriptors of the
  * pipeline other than its own stdio are closed in the child. */
 int lp_pipeline_add_fn(lp_pipeline *pl, int (*fn)(void *arg), void *arg);
+/* lp_pipeline_add_fn with the stage's stdio taken from o->in, o->out and o->err (the other
+ * fields are ignored): as for a program stage, `in` of the first stage and `out` of the last
+ * are the pipeline's ends (LP_PIPE, LP_FD, LP_DEVNULL or LP_INHERIT), and `err` may be LP_PIPE,
+ * LP_FD, LP_DEVNULL, LP_STDOUT or LP_INHERIT.  -EINVAL for LP_PATH (open the file yourself). */
+int lp_pipeline_add_fn_opts(lp_pipeline *pl, int (*fn)(void *arg), void *arg, const lp_spawn_opts *o);
 
 /* Start every stage, connected by pipes, in one process group.  The parent keeps no inner pipe
  * end, so EOF and SIGPIPE propagate as in a shell.  If a stage fails to start, the stages

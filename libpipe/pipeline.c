@@ -72,6 +72,7 @@ static void opts_free(lp_spawn_opts *o)
     free((char *)o->err.path);
     free((int *)o->pass_fds);
     free((char *)o->cgroup);
+    free((char *)o->exec_path);
 }
 
 static int opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s)
@@ -85,6 +86,7 @@ static int opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s)
     d->out.path = s->out.path ? strdup(s->out.path) : NULL;
     d->err.path = s->err.path ? strdup(s->err.path) : NULL;
     d->cgroup = s->cgroup ? strdup(s->cgroup) : NULL;
+    d->exec_path = s->exec_path ? strdup(s->exec_path) : NULL;
     d->pass_fds = NULL;
     if (s->n_pass_fds) {
         int *f = malloc(s->n_pass_fds * sizeof *f);
@@ -94,7 +96,7 @@ static int opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s)
     }
     if (!d->argv || (s->env && !d->env) || (s->env_set && !d->env_set) || (s->cwd && !d->cwd) ||
         (s->in.path && !d->in.path) || (s->out.path && !d->out.path) ||
-        (s->err.path && !d->err.path) || (s->cgroup && !d->cgroup) ||
+        (s->err.path && !d->err.path) || (s->cgroup && !d->cgroup) || (s->exec_path && !d->exec_path) ||
         (s->n_pass_fds && !d->pass_fds)) {
         opts_free(d);
         return -ENOMEM;
@@ -174,6 +176,26 @@ int lp_pipeline_add_fn(lp_pipeline *pl, int (*fn)(void *arg), void *arg)
     s->arg = arg;
     pl->n++;
     return 0;
+}
+
+static bool fn_stdio_ok(const lp_stdio *x, bool is_err)
+{
+    return x->kind == LP_STDIO_INHERIT || x->kind == LP_STDIO_PIPE || x->kind == LP_STDIO_DEVNULL ||
+           (x->kind == LP_STDIO_FD && x->fd >= 0) || (is_err && x->kind == LP_STDIO_STDOUT);
+}
+
+int lp_pipeline_add_fn_opts(lp_pipeline *pl, int (*fn)(void *arg), void *arg, const lp_spawn_opts *o)
+{
+    if (o && (!fn_stdio_ok(&o->in, false) || !fn_stdio_ok(&o->out, false) || !fn_stdio_ok(&o->err, true)))
+        return -EINVAL;
+    int r = lp_pipeline_add_fn(pl, fn, arg);
+    if (r == 0 && o) {
+        struct stage *s = &pl->st[pl->n - 1];
+        s->o.in = o->in;
+        s->o.out = o->out;
+        s->o.err = o->err;
+    }
+    return r;
 }
 
 /* ---- starting ------------------------------------------------------------------------------ */
@@ -256,8 +278,8 @@ int lp_pipeline_start(lp_pipeline *pl)
     int in_rd = -1, err_wr = -1, out_wr = -1, next_rd = -1, r = 0;
 
     /* the pipeline's stdin, stdout and shared stderr pipes */
-    const lp_stdio *first_in = pl->st[0].fn ? NULL : &pl->st[0].o.in;
-    const lp_stdio *last_out = pl->st[pl->n - 1].fn ? NULL : &pl->st[pl->n - 1].o.out;
+    const lp_stdio *first_in = &pl->st[0].o.in;
+    const lp_stdio *last_out = &pl->st[pl->n - 1].o.out;
     int pfd[2];
     if (first_in && first_in->kind == LP_STDIO_PIPE) {
         if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -267,7 +289,7 @@ int lp_pipeline_start(lp_pipeline *pl)
     }
     bool want_err = false;
     for (size_t i = 0; i < pl->n; i++)
-        want_err |= !pl->st[i].fn && pl->st[i].o.err.kind == LP_STDIO_PIPE;
+        want_err |= pl->st[i].o.err.kind == LP_STDIO_PIPE;
     if (want_err) {
         if (pipe2(pfd, O_CLOEXEC) < 0)
             goto sys_fail;
@@ -294,8 +316,28 @@ int lp_pipeline_start(lp_pipeline *pl)
             cur_wr = pfd[1];
         }
         if (s->fn) {
-            int others[] = {e[0], e[1], e[2], in_rd, err_wr, out_wr, next_rd, cur_wr, cur_rd};
-            r = start_fn(pl, i, cur_rd, cur_wr, -1, others, sizeof others / sizeof others[0], &s->p);
+            /* the stage's ends as its options say (program stages resolve them in lp_spawn) */
+            int fin = cur_rd, fout = cur_wr, ferr = -1, nul = -1;
+            bool need_nul = (i == 0 && fin < 0 && s->o.in.kind == LP_STDIO_DEVNULL) ||
+                            (last && fout < 0 && s->o.out.kind == LP_STDIO_DEVNULL) ||
+                            s->o.err.kind == LP_STDIO_DEVNULL;
+            if (need_nul && (nul = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+                goto sys_fail;
+            if (i == 0 && fin < 0)
+                fin = s->o.in.kind == LP_STDIO_FD ? s->o.in.fd : s->o.in.kind == LP_STDIO_DEVNULL ? nul : -1;
+            if (last && fout < 0)
+                fout = s->o.out.kind == LP_STDIO_FD ? s->o.out.fd : s->o.out.kind == LP_STDIO_DEVNULL ? nul : -1;
+            switch (s->o.err.kind) {
+            case LP_STDIO_PIPE: ferr = err_wr; break;
+            case LP_STDIO_FD: ferr = s->o.err.fd; break;
+            case LP_STDIO_DEVNULL: ferr = nul; break;
+            case LP_STDIO_STDOUT: ferr = fout >= 0 ? fout : 1; break;
+            default: break;
+            }
+            int others[] = {e[0], e[1], e[2], in_rd, err_wr, out_wr, next_rd, cur_wr, cur_rd, nul};
+            r = start_fn(pl, i, fin, fout, ferr, others, sizeof others / sizeof others[0], &s->p);
+            if (nul >= 0)
+                close(nul);
             if (r < 0)
                 lp__set_errmsg(pl->errmsg, "stage %zu (function): %s", i, lp_strerror(r));
         } else {

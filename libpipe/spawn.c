@@ -165,8 +165,8 @@ NO_SAN static int child_cloexec_from3(void)
 NO_SAN static void child_exec(struct child *c)
 {
     char *const *argv = c->o->argv;
-    const char *file = argv[0];
-    bool slash = false;
+    const char *file = c->o->exec_path ? c->o->exec_path : argv[0];
+    bool slash = c->o->exec_path != NULL;
     size_t flen = 0;
     for (const char *s = file; *s; s++, flen++)
         slash |= *s == '/';
@@ -362,7 +362,7 @@ static void describe_failure(char *msg, const struct child *c, const lp_spawn_op
         lp__set_errmsg(msg, "pass_fds: fd %d: %s", o->pass_fds[c->arg], why);
         break;
     case STEP_EXEC: {
-        const char *prog = o->argv[0];
+        const char *prog = o->exec_path ? o->exec_path : o->argv[0];
         struct stat st;
         bool dir = c->err == EACCES && strchr(prog, '/') && stat(prog, &st) == 0 && S_ISDIR(st.st_mode);
         lp__set_errmsg(msg, "exec '%s': %s%s", prog, why, dir ? " (is a directory)" : "");

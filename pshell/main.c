@@ -1,139 +1,199 @@
-/* pshell — the shell's entry point.
- *
- * Until the language issue lands this runs simple commands only: one command per line, words
- * separated by blanks, with '...' and "..." quoting and \ escapes; `cd` and `exit` are built
- * in.  Every command runs through lp_spawn, so exec failures are reported, not guessed. */
+/* pshell — the entry point: options, the shell's initial state, and where commands come from
+ * (a script file, -c, standard input, or a terminal through readline). */
 #include "libpipe.h"
+#include "shell.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #ifdef HAVE_READLINE
 #include <readline/history.h>
 #include <readline/readline.h>
 #endif
 
-static int last_status;
+int sh_set_option(char letter, const char *name, bool on);
+extern char **environ;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: pshell [-c COMMAND] [SCRIPT [ARGS...]]\n"
-               "       pshell --help | --version\n");
+    fprintf(f, "usage: pshell [-eunvx] [-o OPTION] [-c COMMAND [NAME [ARGS...]]]\n"
+               "       pshell [-eunvx] [-o OPTION] [SCRIPT [ARGS...]]\n"
+               "       pshell --help | --version\n"
+               "  -c COMMAND  run COMMAND; NAME becomes $0 and ARGS $1...\n"
+               "  -n          read and parse, run nothing (syntax check)\n"
+               "  -e -u -x -v -f -C -a, -o pipefail ...  as the set builtin\n"
+               "With no SCRIPT and no -c, commands are read from standard input\n"
+               "(interactively, with line editing, when it is a terminal).\n");
 }
 
-/* Split a line into words in place; returns the count, or -1 on an unterminated quote. */
-static int split_words(char *line, char **words, int max)
+/* ---- standard input, one line at a time ---------------------------------------------------- */
+/* A line per call, so a command that reads the same standard input (read, cat) gets what
+ * follows the command, as POSIX asks: a seekable input is read in blocks and the offset put
+ * back; a pipe is read a byte at a time up to the newline. */
+static int more_stdin(src *s, void *ctx)
 {
-    int n = 0;
-    char *r = line, *w = line;
+    (void)ctx;
+    static int seekable = -1;
+    if (seekable < 0)
+        seekable = lseek(0, 0, SEEK_CUR) >= 0;
+    char buf[4096];
+    if (seekable) {
+        ssize_t n;
+        while ((n = read(0, buf, sizeof buf)) < 0 && errno == EINTR)
+            ;
+        if (n <= 0)
+            return 0;
+        char *nl = memchr(buf, '\n', (size_t)n);
+        size_t take = nl ? (size_t)(nl - buf) + 1 : (size_t)n;
+        if ((ssize_t)take < n)
+            lseek(0, (off_t)take - n, SEEK_CUR);
+        src_append(s, buf, take);
+        return 1;
+    }
+    size_t k = 0;
+    bool got = false;
     for (;;) {
-        while (*r == ' ' || *r == '\t' || *r == '\n')
-            r++;
-        if (!*r || *r == '#')
+        char c;
+        ssize_t n = read(0, &c, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
             break;
-        if (n == max - 1)
-            return -2;
-        words[n++] = w;
-        while (*r && *r != ' ' && *r != '\t' && *r != '\n') {
-            if (*r == '\'' || *r == '"') {
-                char q = *r++;
-                while (*r && *r != q) {
-                    if (q == '"' && *r == '\\' && (r[1] == '"' || r[1] == '\\' || r[1] == '$'))
-                        r++;
-                    *w++ = *r++;
-                }
-                if (!*r)
-                    return -1;
-                r++;
-            } else if (*r == '\\' && r[1]) {
-                r++;
-                *w++ = *r++;
-            } else {
-                *w++ = *r++;
-            }
+        got = true;
+        buf[k++] = c;
+        if (c == '\n' || k == sizeof buf) {
+            src_append(s, buf, k);
+            k = 0;
+            if (c == '\n')
+                return 1;
         }
-        if (*r)
-            r++;
-        *w++ = 0;
     }
-    words[n] = NULL;
-    return n;
-}
-
-static int run_line(char *line, const char *where, long lineno, bool *quit)
-{
-    char *argv[256];
-    int n = split_words(line, argv, 256);
-    if (n == -1) {
-        fprintf(stderr, "pshell: %s:%ld: syntax error: unterminated quoted string\n", where, lineno);
-        return 2;
-    }
-    if (n == -2) {
-        fprintf(stderr, "pshell: %s:%ld: too many words\n", where, lineno);
-        return 2;
-    }
-    if (n == 0)
-        return last_status;
-    if (strcmp(argv[0], "exit") == 0) {
-        *quit = true;
-        return n > 1 ? atoi(argv[1]) & 255 : last_status;
-    }
-    if (strcmp(argv[0], "cd") == 0) {
-        const char *dir = n > 1 ? argv[1] : getenv("HOME");
-        if (!dir || chdir(dir) < 0) {
-            fprintf(stderr, "pshell: cd: %s: %s\n", dir ? dir : "HOME not set", strerror(errno));
-            return 1;
-        }
-        return 0;
-    }
-    lp_spawn_opts o = {.argv = argv};
-    lp_proc *p;
-    int err = lp_spawn(&p, &o);
-    if (err == -ENOENT && !strchr(argv[0], '/')) {
-        fprintf(stderr, "pshell: %s: command not found\n", argv[0]);
-        return 127;
-    }
-    if (err < 0) {
-        fprintf(stderr, "pshell: %s\n", lp_proc_errmsg(NULL));
-        return err == -ENOENT ? 127 : 126;
-    }
-    int rc = 0;
-    lp_proc_wait(p, -1, &rc);
-    lp_proc_free(p);
-    return lp_rc_shell(rc);
-}
-
-static int run_stream(FILE *f, const char *where)
-{
-    char *line = NULL;
-    size_t cap = 0;
-    long lineno = 0;
-    bool quit = false;
-    while (!quit && getline(&line, &cap, f) >= 0)
-        last_status = run_line(line, where, ++lineno, &quit);
-    free(line);
-    return last_status;
+    if (k)
+        src_append(s, buf, k);
+    return got;
 }
 
 #ifdef HAVE_READLINE
+static bool rl_first = true;
+static int more_readline(src *s, void *ctx)
+{
+    (void)ctx;
+    const char *ps = var_get(rl_first ? "PS1" : "PS2");
+    rl_first = false;
+    sh_flush();
+    char *line = readline(ps ? ps : "");
+    if (!line)
+        return 0;
+    if (*line)
+        add_history(line);
+    src_append(s, line, strlen(line));
+    src_append(s, "\n", 1);
+    free(line);
+    return 1;
+}
+
 static int run_interactive(void)
 {
-    bool quit = false;
-    long lineno = 0;
-    char *line;
-    while (!quit && (line = readline("pshell$ "))) {
-        if (*line)
-            add_history(line);
-        last_status = run_line(line, "stdin", ++lineno, &quit);
-        free(line);
+    src *s = src_new("stdin", "", 0, more_readline, NULL);
+    for (;;) {
+        rl_first = true;
+        arena *a = arena_new();
+        node *n = NULL;
+        int r = parse_next(s, a, &n, false);
+        if (r == 0) {
+            arena_free(a);
+            break;
+        }
+        if (r < 0) {
+            sh.status = 2;
+        } else if (n) {
+            exec_node(n, 0);
+            if (ast_defines_function(n)) {
+                /* kept for the function's lifetime (interactive sessions define few) */
+                a = NULL;
+            }
+        }
+        arena_free(a);
+        src_compact(s);
+        sh.ctl = CTL_NONE;
     }
-    if (!quit)
-        putchar('\n');
-    return last_status;
+    src_free(s);
+    putchar('\n');
+    return sh.status;
 }
 #endif
+
+static char *read_all(int fd, size_t *len)
+{
+    size_t cap = 8192, n = 0;
+    char *b = xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap)
+            b = xrealloc(b, cap *= 2);
+        ssize_t r = read(fd, b + n, cap - n - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            free(b);
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    b[n] = 0;
+    *len = n;
+    return b;
+}
+
+static void init_state(void)
+{
+    sh.pid = getpid();
+    var_import(environ);
+    char buf[64];
+    snprintf(buf, sizeof buf, "%ld", (long)getppid());
+    var_set("PPID", buf, 0);
+    var_set("IFS", " \t\n", 0);
+    var_set("OPTIND", "1", 0);
+    var_set("PS1", geteuid() == 0 ? "# " : "$ ", 0);
+    var_set("PS2", "> ", 0);
+    var_set("PS4", "+ ", 0);
+    if (!var_get("PATH"))
+        var_set("PATH", "/usr/local/bin:/usr/bin:/bin", 0);
+    /* PWD: the inherited one if it names this directory, else the physical path */
+    const char *pwd = var_get("PWD");
+    struct stat a, b;
+    if (!(pwd && pwd[0] == '/' && stat(pwd, &a) == 0 && stat(".", &b) == 0 && a.st_dev == b.st_dev &&
+          a.st_ino == b.st_ino)) {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof cwd))
+            var_set("PWD", cwd, V_EXPORT);
+    }
+}
+
+/* Run shell text that is all here (a script file or -c): parse it whole first, so a syntax
+ * error anywhere runs nothing (status 2). */
+static int run_text(const char *name, const char *text, size_t len, bool parse_only)
+{
+    src *v = src_new(name, text, len, NULL, NULL);
+    int r = sh_run_src(v, true);
+    src_free(v);
+    if (r < 0)
+        return 2;
+    if (parse_only)
+        return 0;
+    src *s = src_new(name, text, len, NULL, NULL);
+    int st = sh_run_src(s, false);
+    src_free(s);
+    if (sh.ctl == CTL_RETURN)
+        st = sh.status;
+    return st;
+}
 
 int main(int argc, char **argv)
 {
@@ -145,38 +205,97 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (argc > 1 && strcmp(argv[1], "-c") == 0) {
-        if (argc < 3) {
+    setvbuf(stdout, NULL, _IOFBF, 8192);
+    init_state();
+    const char *cmd = NULL;
+    bool has_c = false, parse_only = false, force_stdin = false;
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if ((a[0] != '-' && a[0] != '+') || !a[1])
+            break;
+        bool on = a[0] == '-';
+        for (const char *c = a + 1; *c; c++) {
+            if (*c == 'c')
+                has_c = true;
+            else if (*c == 'n')
+                parse_only = true;
+            else if (*c == 's')
+                force_stdin = true;
+            else if (*c == 'i')
+                sh.interactive = true;
+            else if (*c == 'o') {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "pshell: -o: option requires an argument\n");
+                    return 2;
+                }
+                if (sh_set_option(0, argv[++i], on) < 0) {
+                    fprintf(stderr, "pshell: -o %s: unknown option\n", argv[i]);
+                    usage(stderr);
+                    return 2;
+                }
+            } else if (sh_set_option(*c, NULL, on) < 0) {
+                fprintf(stderr, "pshell: -%c: unknown option\n", *c);
+                usage(stderr);
+                return 2;
+            }
+        }
+    }
+    if (has_c) {
+        if (i >= argc) {
             fprintf(stderr, "pshell: -c: option requires an argument\n");
             usage(stderr);
             return 2;
         }
-        char *cmds = strdup(argv[2]);
-        FILE *f = fmemopen(cmds, strlen(cmds), "r");
-        int st = f ? run_stream(f, "-c") : 2;
-        if (f)
-            fclose(f);
-        free(cmds);
-        return st;
+        cmd = argv[i++];
+        sh.arg0 = xstrdup(i < argc ? argv[i++] : argv[0]);
+        sh.name = sh.arg0;
+        pos_set(argc - i, argv + i);
+        int st = run_text(sh.arg0, cmd, strlen(cmd), parse_only);
+        sh_exit(st);
     }
-    if (argc > 1 && argv[1][0] == '-' && argv[1][1]) {
-        fprintf(stderr, "pshell: %s: unknown option\n", argv[1]);
-        usage(stderr);
-        return 2;
-    }
-    if (argc > 1) {
-        FILE *f = fopen(argv[1], "r");
-        if (!f) {
-            fprintf(stderr, "pshell: %s: %s\n", argv[1], strerror(errno));
-            return 127;
+    if (i < argc && !force_stdin) {
+        const char *path = argv[i++];
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        size_t len = 0;
+        char *text = fd >= 0 ? read_all(fd, &len) : NULL;
+        if (!text) {
+            fprintf(stderr, "pshell: %s: %s\n", path, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return errno == ENOENT ? 127 : 126;
         }
-        int st = run_stream(f, argv[1]);
-        fclose(f);
-        return st;
+        close(fd);
+        sh.arg0 = xstrdup(path);
+        sh.name = sh.arg0;
+        pos_set(argc - i, argv + i);
+        int st = run_text(path, text, len, parse_only);
+        free(text);
+        sh_exit(st);
     }
+    sh.arg0 = xstrdup(argv[0]);
+    sh.name = "stdin";
+    pos_set(argc - i, argv + i);
 #ifdef HAVE_READLINE
-    if (isatty(0))
-        return run_interactive();
+    if (isatty(0) && isatty(2) && !parse_only) {
+        sh.interactive = true;
+        sh_exit(run_interactive());
+    }
 #endif
-    return run_stream(stdin, "stdin");
+    if (parse_only) {
+        src *v = src_new("stdin", "", 0, more_stdin, NULL);
+        int r = sh_run_src(v, true);
+        src_free(v);
+        return r < 0 ? 2 : 0;
+    }
+    src *s = src_new("stdin", "", 0, more_stdin, NULL);
+    int st = sh_run_src(s, false);
+    src_free(s);
+    if (sh.ctl == CTL_RETURN)
+        st = sh.status;
+    sh_exit(st);
 }

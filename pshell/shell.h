@@ -1,0 +1,130 @@
+/* pshell — the shell's state and the functions its modules share (parse, expand, exec, vars,
+ * builtins).  sh.h holds the contracts of the self-contained modules. */
+#ifndef PSHELL_SHELL_H
+#define PSHELL_SHELL_H
+
+#include "ast.h"
+#include "sh.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* ---- memory (exit with a message when out of memory) ----------------------------------------- */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* ---- state ---------------------------------------------------------------------------------- */
+enum ctl { CTL_NONE, CTL_BREAK, CTL_CONTINUE, CTL_RETURN, CTL_EXIT };
+
+typedef struct shell {
+    int status;        /* $? */
+    pid_t pid;         /* $$ */
+    pid_t lastbg;      /* $! (0: none) */
+    char *arg0;        /* $0 */
+    const char *name;  /* for messages: script name or "pshell" */
+    bool interactive;
+    bool in_child;     /* a forked subshell: exit leaves with _exit after flushing */
+    /* set -o */
+    bool errexit, nounset, xtrace, pipefail, noglob, noclobber, allexport, verbose, noexec, monitor;
+    /* control flow in progress */
+    enum ctl ctl;
+    int ctl_n;         /* break/continue levels left */
+    int loop_depth, func_depth;
+    int exit_status;   /* CTL_EXIT */
+    int lineno;
+    char *pipestatus;  /* the last pipeline's statuses */
+    int errexit_off;   /* > 0 inside if/while conditions, && || left sides, ! */
+} shell;
+extern shell sh;
+
+bool sh_is_name(const char *s);
+bool sh_is_assignment(const char *w);
+
+/* ---- vars.c --------------------------------------------------------------------------------- */
+#define V_EXPORT 1
+#define V_READONLY 2
+const char *var_get(const char *name);           /* NULL: unset */
+int var_flags(const char *name);                 /* -1: unset and no attributes */
+int var_set(const char *name, const char *val, int add_flags); /* -1: read-only (reported) */
+int var_unset(const char *name);                 /* -1: read-only (reported) */
+void var_set_flags(const char *name, int flags); /* export/readonly, keeping the value */
+char **var_environ(void);                        /* the environment for children (cached) */
+void var_import(char **envp);
+void var_print(int flags_filter, const char *prefix); /* set / export -p / readonly -p */
+/* `local NAME`: saved now, restored when the innermost function returns */
+void var_make_local(const char *name);
+void locals_push(void);
+void locals_pop(void);
+
+/* positional parameters */
+typedef struct posparams {
+    char **v;
+    int n;
+} posparams;
+extern posparams *pos;
+void pos_set(int n, char **v); /* copies */
+posparams *pos_push(int n, char **v);
+void pos_pop(posparams *saved);
+
+/* functions and aliases */
+node *func_get(const char *name);
+void func_set(const char *name, node *body);
+void func_unset(const char *name);
+const char *sh_alias_get(const char *name);
+void alias_set(const char *name, const char *val);
+int alias_unset(const char *name);
+void alias_print(const char *name); /* NULL: all */
+void alias_clear(void);
+
+/* ---- expand.c ------------------------------------------------------------------------------- */
+typedef struct strlist {
+    char **v;
+    int n, cap;
+} strlist;
+void sl_push(strlist *l, char *s); /* takes ownership */
+void sl_free(strlist *l);
+
+/* Expand words to fields (tilde, parameters, $(...), $((...)), splitting, globbing, quote
+ * removal).  0, or -1 after an expansion error (reported; $? set). */
+int expand_words(char **words, int n, strlist *out);
+/* One word without splitting or globbing (assignments, redirection targets, case words):
+ * malloc'd, or NULL after an error. */
+char *expand_str(const char *word);
+/* A here-document body ($, `, \ only) */
+char *expand_heredoc(const char *body);
+/* A word as a pattern (quoted characters escaped for fnmatch) */
+char *expand_pattern(const char *word);
+/* Does a case pattern/word match? */
+bool sh_match(const char *pattern, const char *s);
+/* The captured output of a command substitution (trailing newlines removed) */
+char *command_subst(const char *text, size_t len, bool *ok);
+const char *ifs_value(void);
+
+/* ---- exec.c --------------------------------------------------------------------------------- */
+int exec_node(node *n, int flags);
+#define EV_EXIT 1    /* the last thing this (sub)shell does: an external command may exec */
+#define EV_BG 2      /* run asynchronously */
+int sh_eval_string(const char *text, const char *where); /* eval, ., -c */
+int sh_run_src(src *s, bool validate);                    /* run to the end of the source */
+void sh_exit(int status) __attribute__((noreturn));       /* EXIT trap, flush, leave */
+void sh_flush(void);
+int sh_wait_jobs(int argc, char **argv);                  /* the wait builtin */
+int sh_jobs(int argc, char **argv);
+int sh_kill(int argc, char **argv);
+int sh_trap(int argc, char **argv);
+void sh_run_traps(void);
+int sh_signum(const char *name);     /* "INT", "SIGINT", "2" -> 2; -1 unknown */
+const char *sh_signame(int sig);
+void sh_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Find an executable in PATH: malloc'd path or NULL */
+char *path_search(const char *name);
+
+/* ---- builtins.c ----------------------------------------------------------------------------- */
+typedef int (*builtin_fn)(int argc, char **argv);
+builtin_fn builtin_get(const char *name, bool *special);
+int bi_getopts_reset(void);
+
+#endif
