@@ -30,6 +30,7 @@
 #define C_NOSPLIT 8 /* the result will not be split (assignment, redirection target) */
 #define C_PATTERN 16 /* a pattern: quoted characters become escaped */
 #define C_HEREDOC 32 /* a here-document body: \" is two characters */
+#define C_DQWORD 64 /* the word of ${x-word} inside "...": inner "..." still quote */
 
 typedef struct xbuf {
     char *s;
@@ -403,7 +404,7 @@ static bool braced(xbuf *b, const char *t, size_t n, int ctx)
     bool set = at ? pos->n > 0 : v != NULL;
     bool nonnull = set && (at ? !(pos->n == 1 && !pos->v[0][0]) || pos->n > 1 : v[0] != 0);
     bool use = colon ? nonnull : set; /* the parameter counts as "set" for the operator */
-    int wctx = (ctx & (C_DQ | C_NOSPLIT)) | ((ctx & C_DQ) ? 0 : C_SPLITLIT);
+    int wctx = (ctx & (C_DQ | C_NOSPLIT)) | ((ctx & C_DQ) ? C_DQWORD : C_SPLITLIT);
     switch (op) {
     case '-':
         if (use) {
@@ -436,7 +437,7 @@ static bool braced(xbuf *b, const char *t, size_t n, int ctx)
                     sh_exit(2);
                 return false;
             }
-            char *val = expand_ctx(word, wlen, C_NOSPLIT | (ctx & C_DQ), false);
+            char *val = expand_ctx(word, wlen, C_NOSPLIT | ((ctx & C_DQ) ? C_DQ | C_DQWORD : 0), false);
             if (!val)
                 return false;
             if (var_set(nm, val, 0) < 0) {
@@ -562,11 +563,11 @@ static bool expand_part(xbuf *b, const char *w, size_t n, int ctx)
             i = e + 1;
             continue;
         }
-        if (c == '"' && !dq) {
+        if (c == '"' && (!dq || (ctx & C_DQWORD))) {
             size_t e = find_dquote_end(w, n, i + 1);
             size_t before = b->n;
             b->atsign_empty = false;
-            if (!expand_part(b, w + i + 1, e - i - 1, (ctx & ~C_SPLITLIT) | C_DQ))
+            if (!expand_part(b, w + i + 1, e - i - 1, (ctx & ~(C_SPLITLIT | C_DQWORD)) | C_DQ))
                 return false;
             if (!(b->atsign_empty && b->n == before))
                 xput(b, 0, F_MARK);

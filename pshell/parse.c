@@ -833,7 +833,7 @@ static node *parse_simple(parser *p)
         }
         if (t != T_WORD)
             break;
-        if (ws.n == 0 && !p->quoted && sh_is_assignment(p->text)) {
+        if (ws.n == 0 && sh_is_assignment(p->text)) {
             vpush(&as, p->text);
             consume(p);
             continue;
