@@ -443,9 +443,10 @@ static int status_arg(const char *name, int argc, char **argv, int *st)
     *st = sh.status;
     if (argc > 1) {
         char *e;
+        errno = 0;
         long v = strtol(argv[1], &e, 10);
-        if (!argv[1][0] || *e) {
-            sh_error("%s: %s: numeric argument required", name, argv[1]);
+        if (!argv[1][0] || *e || errno || v < 0 || v > INT_MAX) {
+            sh_error("%s: Illegal number: %s", name, argv[1]);
             return -1;
         }
         *st = (int)(v & 255);
@@ -476,7 +477,9 @@ static int loop_builtin(int argc, char **argv, enum ctl c)
     if (argc > 1 && (parse_count(argv[0], argv[1], &n) < 0 || n == 0)) {
         if (n == 0)
             sh_error("%s: %s: loop count out of range", argv[0], argv[1]);
-        return 1;
+        if (!sh.interactive)
+            sh_exit(2); /* an error in a special builtin ends a script */
+        return 2;
     }
     if (sh.loop_depth == 0)
         return 0;
@@ -1090,11 +1093,31 @@ static int bi_times(int argc, char **argv)
     return 0;
 }
 
+void hash_clear(void);
+void hash_print(void);
 static int bi_hash(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return 0;
+    if (argc == 1) {
+        hash_print();
+        return 0;
+    }
+    int rc = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-r") == 0) {
+            hash_clear();
+            continue;
+        }
+        bool sp;
+        if (builtin_get(argv[i], &sp) || func_get(argv[i]))
+            continue;
+        char *p = path_search(argv[i]);
+        if (!p) {
+            sh_error("hash: %s: not found", argv[i]);
+            rc = 1;
+        }
+        free(p);
+    }
+    return rc;
 }
 
 /* ---- the table ------------------------------------------------------------------------------- */

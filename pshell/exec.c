@@ -47,6 +47,24 @@ void sh_flush(void)
 static struct { char *name, *path; } cmdhash[HASH_N];
 static char *hash_path_value;
 
+void hash_clear(void);
+void hash_print(void);
+void hash_clear(void)
+{
+    for (int i = 0; i < HASH_N; i++) {
+        free(cmdhash[i].name);
+        free(cmdhash[i].path);
+        cmdhash[i].name = cmdhash[i].path = NULL;
+    }
+}
+
+void hash_print(void)
+{
+    for (int i = 0; i < HASH_N; i++)
+        if (cmdhash[i].path)
+            printf("%s\n", cmdhash[i].path);
+}
+
 static void hash_check(void)
 {
     const char *p = var_get("PATH");
@@ -54,11 +72,7 @@ static void hash_check(void)
         p = "";
     if (hash_path_value && strcmp(hash_path_value, p) == 0)
         return;
-    for (int i = 0; i < HASH_N; i++) {
-        free(cmdhash[i].name);
-        free(cmdhash[i].path);
-        cmdhash[i].name = cmdhash[i].path = NULL;
-    }
+    hash_clear();
     free(hash_path_value);
     hash_path_value = xstrdup(p);
 }
@@ -69,20 +83,9 @@ static bool is_exec_file(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
 }
 
-char *path_search(const char *name)
+/* search one PATH value, no cache */
+static char *search_in(const char *name, const char *p)
 {
-    if (strchr(name, '/'))
-        return xstrdup(name);
-    hash_check();
-    size_t h = 5381;
-    for (const char *c = name; *c; c++)
-        h = h * 33 + (unsigned char)*c;
-    h %= HASH_N;
-    if (cmdhash[h].name && strcmp(cmdhash[h].name, name) == 0) {
-        if (is_exec_file(cmdhash[h].path))
-            return xstrdup(cmdhash[h].path);
-    }
-    const char *p = hash_path_value;
     size_t nl = strlen(name);
     for (;;) {
         const char *e = strchrnul(p, ':');
@@ -96,18 +99,35 @@ char *path_search(const char *name)
         }
         strcat(full, "/");
         strcat(full, name);
-        if (is_exec_file(full)) {
-            free(cmdhash[h].name);
-            free(cmdhash[h].path);
-            cmdhash[h].name = xstrdup(name);
-            cmdhash[h].path = xstrdup(full);
+        if (is_exec_file(full))
             return full;
-        }
         free(full);
         if (!*e)
             return NULL;
         p = e + 1;
     }
+}
+
+char *path_search(const char *name)
+{
+    if (strchr(name, '/'))
+        return xstrdup(name);
+    hash_check();
+    size_t h = 5381;
+    for (const char *c = name; *c; c++)
+        h = h * 33 + (unsigned char)*c;
+    h %= HASH_N;
+    /* a remembered path is used as is (as sh's hash does; `hash -r` forgets) */
+    if (cmdhash[h].name && strcmp(cmdhash[h].name, name) == 0)
+        return xstrdup(cmdhash[h].path);
+    char *full = search_in(name, hash_path_value);
+    if (full) {
+        free(cmdhash[h].name);
+        free(cmdhash[h].path);
+        cmdhash[h].name = xstrdup(name);
+        cmdhash[h].path = xstrdup(full);
+    }
+    return full;
 }
 
 /* ---- descriptors: the user's 0..9, saved copies, and what children get ---------------------- */
@@ -623,8 +643,7 @@ int sh_wait_jobs(int argc, char **argv)
 
 int sh_jobs(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    bool pids = argc > 1 && strcmp(argv[1], "-p") == 0;
     poll_jobs();
     /* oldest first */
     int n = 0;
@@ -636,7 +655,9 @@ int sh_jobs(int argc, char **argv)
         v[--k] = j;
     for (int i = 0; i < n; i++) {
         job *j = v[i];
-        if (j->done)
+        if (pids)
+            printf("%ld\n", (long)j->pid);
+        else if (j->done)
             printf("[%d] %c Done%s %s\n", j->id, i == n - 1 ? '+' : i == n - 2 ? '-' : ' ',
                    j->status ? "(exit)" : "", j->cmd);
         else
@@ -816,8 +837,12 @@ static char *self_exe(void)
 /* Run an external program and wait (or exec it when this is the last act of a child). */
 static int run_external(int argc, char **argv, char **assign_env, int flags)
 {
-    (void)argc;
-    char *path = path_search(argv[0]);
+    char *path = NULL;
+    for (char **a = assign_env; a && *a; a++)
+        if (strncmp(*a, "PATH=", 5) == 0 && !strchr(argv[0], '/'))
+            path = search_in(argv[0], *a + 5);
+    if (!path)
+        path = path_search(argv[0]);
     if (!path) {
         sh_error("%s: command not found", argv[0]);
         return 127;
@@ -958,17 +983,43 @@ int exec_command_argv(int argc, char **argv, int flags)
 
 static int last_subst_status;
 
+/* The words of a simple command.  After export, readonly and local, NAME=value arguments
+ * expand as assignments do (no splitting, no globbing), as in current dash and bash. */
+static int expand_command_words(node *n, strlist *args)
+{
+    char **w = n->cmd.words;
+    int nw = n->cmd.nwords;
+    if (nw > 1 && (strcmp(w[0], "export") == 0 || strcmp(w[0], "readonly") == 0 || strcmp(w[0], "local") == 0)) {
+        sl_push(args, xstrdup(w[0]));
+        for (int i = 1; i < nw; i++) {
+            if (sh_is_assignment(w[i])) {
+                char *v = expand_str(w[i]);
+                if (!v)
+                    return -1;
+                sl_push(args, v);
+            } else if (expand_words(&w[i], 1, args) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    return expand_words(w, nw, args);
+}
+
 static int exec_simple(node *n, int flags)
 {
     sh.lineno = n->line;
     strlist args = {0};
     last_subst_status = 0;
-    if (expand_words(n->cmd.words, n->cmd.nwords, &args) < 0) {
+    if (expand_command_words(n, &args) < 0) {
         sl_free(&args);
         return sh.status ? sh.status : 1;
     }
     int na = n->cmd.nassign;
     char **vals = na ? xcalloc((size_t)na + 1, sizeof *vals) : NULL; /* "NAME=value" */
+    /* with a command, each assignment sees the ones before it (set for the expansion only) */
+    bool temp = na > 1 && args.n > 0;
+    if (temp)
+        locals_push();
     for (int i = 0; i < na; i++) {
         const char *a = n->cmd.assign[i];
         const char *eq = strchr(a, '=');
@@ -978,14 +1029,24 @@ static int exec_simple(node *n, int flags)
                 free(vals[k]);
             free(vals);
             sl_free(&args);
+            if (temp)
+                locals_pop();
             return sh.status ? sh.status : 1;
         }
         size_t nl = (size_t)(eq - a);
         vals[i] = xmalloc(nl + strlen(v) + 2);
         memcpy(vals[i], a, nl + 1);
         strcpy(vals[i] + nl + 1, v);
+        if (temp && i < na - 1) {
+            vals[i][nl] = 0;
+            var_make_local(vals[i]);
+            var_set(vals[i], v, 0);
+            vals[i][nl] = '=';
+        }
         free(v);
     }
+    if (temp)
+        locals_pop();
     if (sh.xtrace)
         xtrace(vals, na, args.v, args.n);
     int st;
