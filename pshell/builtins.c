@@ -614,6 +614,21 @@ static int bi_exec(int argc, char **argv)
     sh_flush();
     execve(path, argv + 1, var_environ());
     int e = errno;
+    if (e == ENOEXEC) {
+        /* a script without #!: this shell runs it */
+        char **nv = xmalloc((size_t)(argc + 2) * sizeof *nv);
+        nv[0] = argv[1];
+        nv[1] = path;
+        for (int i = 2; i <= argc; i++)
+            nv[i] = argv[i];
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n > 0) {
+            self[n] = 0;
+            execve(self, nv, var_environ());
+        }
+        free(nv);
+    }
     sh_error("exec: %s: %s", argv[1], strerror(e));
     free(path);
     sh_exit(e == ENOENT ? 127 : 126);

@@ -131,22 +131,45 @@ char *path_search(const char *name)
 }
 
 /* ---- descriptors: the user's 0..9, saved copies, and what children get ---------------------- */
+/* Descriptors 3..9 belong to the user.  Those the user has not opened hold a close-on-exec
+ * placeholder (/dev/null), so every descriptor the shell or libpipe opens (pidfds, pipes,
+ * saved copies) lands at 10 or above and a user redirection can never clobber one. */
 static unsigned userfds; /* bit k: fd k (3..9) is open for the user */
+static int nullfd = -1;
 
-static void probe_userfds(void)
+void sh_fd_init(void)
 {
     for (int k = 3; k < 10; k++)
         if (fcntl(k, F_GETFD) >= 0)
             userfds |= 1u << k;
+    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    nullfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    close(fd);
+    for (int k = 3; k < 10 && nullfd >= 0; k++)
+        if (!(userfds & (1u << k)))
+            dup3(nullfd, k, O_CLOEXEC);
+}
+
+/* close a user descriptor (3..9 get their placeholder back) */
+static void fd_close(int fd)
+{
+    if (fd >= 3 && fd < 10 && nullfd >= 0)
+        dup3(nullfd, fd, O_CLOEXEC);
+    else
+        close(fd);
+}
+
+static bool fd_is_open(int fd)
+{
+    if (fd >= 3 && fd < 10)
+        return userfds & (1u << fd);
+    return fd >= 0 && fd < 3 && fcntl(fd, F_GETFD) >= 0;
 }
 
 static int pass_list(int *v)
 {
-    static bool probed;
-    if (!probed) {
-        probed = true;
-        probe_userfds();
-    }
     int n = 0;
     for (int k = 3; k < 10; k++)
         if (userfds & (1u << k))
@@ -167,10 +190,11 @@ static void undo_redirs(undo *u)
     for (int i = u->n - 1; i >= 0; i--) {
         int fd = u->v[i].fd;
         if (u->v[i].saved >= 0) {
-            dup2(u->v[i].saved, fd);
+            bool user = fd < 3 || u->v[i].was_user;
+            dup3(u->v[i].saved, fd, user ? 0 : O_CLOEXEC);
             close(u->v[i].saved);
         } else
-            close(fd);
+            fd_close(fd);
         if (fd >= 3 && fd < 10) {
             if (u->v[i].was_user)
                 userfds |= 1u << fd;
@@ -241,6 +265,10 @@ static int apply_redirs(redir *r, undo *u)
     for (; r; r = r->next) {
         int fd = r->fd;
         int nfd = -1;
+        if (fd > 9) {
+            sh_error("%d: bad file descriptor number (0 to 9)", fd);
+            goto fail;
+        }
         save_fd(u, fd); /* before anything can land on fd */
         if (r->op == R_HEREDOC) {
             char *body = r->hd_expand ? expand_heredoc(r->body) : xstrdup(r->body);
@@ -259,7 +287,7 @@ static int apply_redirs(redir *r, undo *u)
             if (r->op == R_DUPIN || r->op == R_DUPOUT) {
                 if (strcmp(w, "-") == 0) {
                     free(w);
-                    close(fd);
+                    fd_close(fd);
                     mark_fd(fd, false);
                     continue;
                 }
@@ -271,12 +299,12 @@ static int apply_redirs(redir *r, undo *u)
                     goto fail;
                 }
                 free(w);
-                if (fcntl((int)m, F_GETFD) < 0 || (m >= 10 && !(u == NULL))) {
+                if (m == fd)
+                    continue;
+                if (!fd_is_open((int)m)) {
                     sh_error("%ld: %s", m, strerror(EBADF));
                     goto fail;
                 }
-                if (m == fd)
-                    continue;
                 if (dup2((int)m, fd) < 0) {
                     sh_error("%d: %s", fd, strerror(errno));
                     goto fail;
@@ -1092,11 +1120,12 @@ static int exec_simple(node *n, int flags)
     if (n->redirs && apply_redirs(n->redirs, &u)) {
         st = 1;
         if (special && !sh.interactive) {
+            /* an error of a special builtin ends a script (status 2, as dash) */
             for (int k = 0; k < na; k++)
                 free(vals[k]);
             free(vals);
             sl_free(&args);
-            sh_exit(1);
+            sh_exit(2);
         }
         goto out;
     }
@@ -1125,6 +1154,8 @@ static int exec_simple(node *n, int flags)
         }
         if (!ok) {
             st = 1;
+            if (!sh.interactive)
+                sh_exit(2); /* assignment to a read-only variable ends a script */
         } else if (f && !b) {
             st = call_function(f, args.n, args.v);
         } else if (f) {

@@ -279,7 +279,10 @@ static bool is_special(char c)
 static void put_atsign(xbuf *b, bool star, int ctx)
 {
     if (pos->n == 0) {
-        b->atsign_empty = true;
+        if (star && (ctx & C_DQ))
+            xput(b, 0, F_MARK); /* "$*" is one empty field */
+        else
+            b->atsign_empty = true;
         return;
     }
     if (ctx & C_DQ) {
@@ -402,7 +405,16 @@ static bool braced(xbuf *b, const char *t, size_t n, int ctx)
     const char *word = t + i;
     size_t wlen = n - i;
     bool set = at ? pos->n > 0 : v != NULL;
-    bool nonnull = set && (at ? !(pos->n == 1 && !pos->v[0][0]) || pos->n > 1 : v[0] != 0);
+    bool nonnull;
+    if (!at)
+        nonnull = set && v[0];
+    else if (name[0] == '*') { /* the joined value */
+        const char *ifs = ifs_value();
+        nonnull = false;
+        for (int k = 0; k < pos->n; k++)
+            nonnull |= pos->v[k][0] || (k > 0 && ifs[0]);
+    } else
+        nonnull = pos->n > 1 || (pos->n == 1 && pos->v[0][0]);
     bool use = colon ? nonnull : set; /* the parameter counts as "set" for the operator */
     int wctx = (ctx & (C_DQ | C_NOSPLIT)) | ((ctx & C_DQ) ? C_DQWORD : C_SPLITLIT);
     switch (op) {

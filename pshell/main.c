@@ -154,6 +154,7 @@ static char *read_all(int fd, size_t *len)
 static void init_state(void)
 {
     sh.pid = getpid();
+    sh_fd_init();
     var_import(environ);
     char buf[64];
     snprintf(buf, sizeof buf, "%ld", (long)getppid());

@@ -111,6 +111,7 @@ int sh_eval_string(const char *text, const char *where); /* eval, ., -c */
 int sh_run_src(src *s, bool validate);                    /* run to the end of the source */
 void sh_exit(int status) __attribute__((noreturn));       /* EXIT trap, flush, leave */
 void sh_flush(void);
+void sh_fd_init(void);                                   /* at start: descriptors 3..9 */
 int sh_wait_jobs(int argc, char **argv);                  /* the wait builtin */
 int sh_jobs(int argc, char **argv);
 int sh_kill(int argc, char **argv);
