@@ -115,6 +115,11 @@ void lp_proc_close_fd(lp_proc *p, int stdio);
 /* Wait for the child to exit and reap it.  0 and *rc (may be NULL) set to the exit code, or
  * minus the signal number that killed it (Python's convention); -ETIMEDOUT while it runs. */
 int lp_proc_wait(lp_proc *p, int timeout_ms, int *rc);
+/* For the calling thread: every blocking wait (lp_proc_wait, lp_pipeline_wait, and the waits
+ * inside them) also watches `fd` and returns -EINTR, with nothing reaped, as soon as it is
+ * readable (the library does not read it).  A shell's self-pipe written by a signal handler
+ * makes `wait` interruptible by trapped signals.  -1 (the default) turns it off. */
+void lp_set_wait_interrupt(int fd);
 
 /* Send `sig` to the child (not once reaped: then -ESRCH).  Uses its pidfd: no pid reuse race. */
 int lp_proc_kill(lp_proc *p, int sig);

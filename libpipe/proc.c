@@ -175,15 +175,24 @@ bool lp_proc_done(const lp_proc *p)
     return p->reaped;
 }
 
+static _Thread_local int wait_intr_fd = -1;
+
+void lp_set_wait_interrupt(int fd)
+{
+    wait_intr_fd = fd;
+}
+
 int lp_proc_wait(lp_proc *p, int timeout_ms, int *rc)
 {
     if (!p->reaped) {
         lp_deadline d = lp__deadline(timeout_ms);
         for (;;) {
-            struct pollfd pf = {.fd = p->exitfd, .events = POLLIN};
-            int n = poll(&pf, 1, lp__remaining_ms(d));
-            if (n > 0)
+            struct pollfd pf[2] = {{.fd = p->exitfd, .events = POLLIN}, {.fd = wait_intr_fd, .events = POLLIN}};
+            int n = poll(pf, wait_intr_fd >= 0 ? 2 : 1, lp__remaining_ms(d));
+            if (n > 0 && (pf[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)))
                 break;
+            if (n > 0)
+                return -EINTR; /* the interrupt descriptor is readable */
             if (n < 0 && errno != EINTR) {
                 int e = -errno;
                 lp__set_errmsg(p->errmsg, "wait pid %d: %s", (int)p->pid, lp_strerror(e));

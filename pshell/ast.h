@@ -88,6 +88,8 @@ src *src_new(const char *name, const char *text, size_t len, int (*more)(src *, 
 void src_append(src *s, const char *text, size_t len);
 void src_free(src *s);
 int src_line(const src *s);
+/* The text read so far and the offset parsing has reached (for set -v). */
+const char *src_text(const src *s, size_t *at);
 /* Drop consumed text (between complete commands of an endless stream). */
 void src_compact(src *s);
 

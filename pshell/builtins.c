@@ -261,6 +261,7 @@ static int assign_builtin(int argc, char **argv, int flags, const char *name)
             print = true;
         else {
             sh_error("%s: %s: bad option", name, argv[i]);
+            sh.special_error = true;
             return 2;
         }
         i++;
@@ -277,6 +278,7 @@ static int assign_builtin(int argc, char **argv, int flags, const char *name)
             *eq = 0;
         if (!sh_is_name(argv[i])) {
             sh_error("%s: %s: bad variable name", name, argv[i]);
+            sh.special_error = true;
             if (eq)
                 *eq = '=';
             rc = 1;
@@ -341,6 +343,7 @@ static int bi_unset(int argc, char **argv)
             break;
         } else {
             sh_error("unset: %s: bad option", argv[i]);
+            sh.special_error = true;
             return 2;
         }
     }
@@ -409,12 +412,14 @@ static int bi_set(int argc, char **argv)
                 const char *nm = argv[++i];
                 if (sh_set_option(0, nm, on) < 0) {
                     sh_error("set: %s: bad option name", nm);
+                    sh.special_error = true;
                     return 2;
                 }
                 break;
             }
             if (sh_set_option(*c, NULL, on) < 0) {
                 sh_error("set: -%c: bad option", *c);
+                sh.special_error = true;
                 return 2;
             }
         }
@@ -431,6 +436,7 @@ static int bi_shift(int argc, char **argv)
         return 2;
     if (n > pos->n) {
         sh_error("shift: can't shift that many");
+        sh.special_error = true;
         return 1;
     }
     pos_set(pos->n - n, pos->v + n);
@@ -447,6 +453,7 @@ static int status_arg(const char *name, int argc, char **argv, int *st)
         long v = strtol(argv[1], &e, 10);
         if (!argv[1][0] || *e || errno || v < 0 || v > INT_MAX) {
             sh_error("%s: Illegal number: %s", name, argv[1]);
+            sh.special_error = true;
             return -1;
         }
         *st = (int)(v & 255);
@@ -477,8 +484,7 @@ static int loop_builtin(int argc, char **argv, enum ctl c)
     if (argc > 1 && (parse_count(argv[0], argv[1], &n) < 0 || n == 0)) {
         if (n == 0)
             sh_error("%s: %s: loop count out of range", argv[0], argv[1]);
-        if (!sh.interactive)
-            sh_exit(2); /* an error in a special builtin ends a script */
+        sh.special_error = true;
         return 2;
     }
     if (sh.loop_depth == 0)
@@ -553,6 +559,7 @@ static int bi_dot(int argc, char **argv)
 {
     if (argc < 2) {
         sh_error("%s: filename argument required", argv[0]);
+        sh.special_error = true;
         return 2;
     }
     const char *name = argv[1];
@@ -578,9 +585,8 @@ static int bi_dot(int argc, char **argv)
     char *text = read_file(path, &len);
     if (!text) {
         sh_error("%s: %s: %s", argv[0], name, strerror(errno));
+        sh.special_error = true;
         free(path);
-        if (!sh.interactive)
-            sh_exit(2);
         return 2;
     }
     posparams *saved = argc > 2 ? pos_push(argc - 2, argv + 2) : NULL;

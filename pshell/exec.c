@@ -365,12 +365,34 @@ static volatile sig_atomic_t pending_sig[NSIG_SH];
 static volatile sig_atomic_t any_pending;
 static bool in_trap;
 
+static int sigpipe_fd[2] = {-1, -1}; /* self-pipe: a trapped signal interrupts `wait` */
+
 static void on_signal(int sig)
 {
     if (sig > 0 && sig < NSIG_SH) {
         pending_sig[sig] = 1;
         any_pending = 1;
+        if (sigpipe_fd[1] >= 0) {
+            int e = errno;
+            (void)!write(sigpipe_fd[1], "", 1);
+            errno = e;
+        }
     }
+}
+
+static void drain_sigpipe(void)
+{
+    char b[64];
+    while (sigpipe_fd[0] >= 0 && read(sigpipe_fd[0], b, sizeof b) > 0)
+        ;
+}
+
+static int first_pending(void)
+{
+    for (int s = 1; s < NSIG_SH; s++)
+        if (pending_sig[s])
+            return s;
+    return 0;
 }
 
 static const struct { const char *name; int sig; } signames[] = {
@@ -483,6 +505,7 @@ int sh_trap(int argc, char **argv)
         int s = sh_signum(argv[i]);
         if (s < 0 || s == SIGKILL || s == SIGSTOP) {
             sh_error("trap: %s: bad trap", argv[i]);
+            sh.special_error = true;
             rc = 1;
             continue;
         }
@@ -496,6 +519,17 @@ int sh_trap(int argc, char **argv)
         traps[s] = xstrdup(action);
         if (s == 0)
             continue;
+        if (sigpipe_fd[0] < 0 && pipe2(sigpipe_fd, O_CLOEXEC | O_NONBLOCK) == 0) {
+            /* above the user's descriptors */
+            for (int k = 0; k < 2; k++) {
+                int m = fcntl(sigpipe_fd[k], F_DUPFD_CLOEXEC, 10);
+                if (m >= 0) {
+                    close(sigpipe_fd[k]);
+                    sigpipe_fd[k] = m;
+                    fcntl(m, F_SETFL, O_NONBLOCK);
+                }
+            }
+        }
         if (!action[0]) {
             signal(s, SIG_IGN);
         } else {
@@ -598,11 +632,19 @@ static void free_job(job *j)
     free(j);
 }
 
+/* wait for a job; a trapped signal interrupts: 128 + its number (the job stays) */
 static int wait_job(job *j)
 {
     if (!j->done) {
         int rc;
-        lp_pipeline_wait(j->pl, -1, &rc);
+        drain_sigpipe();
+        if (any_pending && first_pending())
+            return 128 + first_pending();
+        lp_set_wait_interrupt(sigpipe_fd[0]);
+        int r = lp_pipeline_wait(j->pl, -1, &rc);
+        lp_set_wait_interrupt(-1);
+        if (r == -EINTR)
+            return 128 + first_pending();
         j->done = true;
         j->status = pl_status(j->pl, rc);
     }
@@ -645,8 +687,9 @@ int sh_wait_jobs(int argc, char **argv)
 {
     if (argc <= 1) {
         while (jobs) {
-            wait_job(jobs);
-            sh_run_traps();
+            int st = wait_job(jobs);
+            if (st > 128 && any_pending)
+                return st; /* traps run after the builtin */
         }
         return 0;
     }
@@ -665,6 +708,8 @@ int sh_wait_jobs(int argc, char **argv)
             continue;
         }
         st = wait_job(j);
+        if (st > 128 && any_pending)
+            return st;
     }
     return st;
 }
@@ -956,6 +1001,27 @@ static int run_external(int argc, char **argv, char **assign_env, int flags)
 }
 
 /* ---- simple commands ------------------------------------------------------------------------- */
+/* Run a builtin: its output flushed (a write error is the builtin's failure, status 1, as in
+ * dash: `echo x >&-`), and an error of a special builtin ends a non-interactive shell unless
+ * it was run through `command`. */
+static int run_builtin(builtin_fn b, bool special, int argc, char **argv, bool via_command)
+{
+    sh.special_error = false;
+    int st = b(argc, argv);
+    if (fflush(stdout) != 0) {
+        int e = errno;
+        clearerr(stdout);
+        if (st == 0) {
+            fprintf(stderr, "pshell: %s: write error: %s\n", argv[0], strerror(e));
+            st = 1;
+        }
+    }
+    if (special && sh.special_error && !via_command && !sh.interactive)
+        sh_exit(st ? st : 2);
+    sh.special_error = false;
+    return st;
+}
+
 static int call_function(node *body, int argc, char **argv)
 {
     posparams *saved = pos_push(argc - 1, argv + 1);
@@ -978,19 +1044,13 @@ static int run_argv(int argc, char **argv, char **assign_env, int flags)
     bool special = false;
     if (!strchr(argv[0], '/')) {
         builtin_fn b = builtin_get(argv[0], &special);
-        if (b && special) {
-            int st = b(argc, argv);
-            sh_flush();
-            return st;
-        }
+        if (b && special)
+            return run_builtin(b, true, argc, argv, false);
         node *f = func_get(argv[0]);
         if (f)
             return call_function(f, argc, argv);
-        if (b) {
-            int st = b(argc, argv);
-            sh_flush();
-            return st;
-        }
+        if (b)
+            return run_builtin(b, false, argc, argv, false);
     }
     return run_external(argc, argv, assign_env, flags);
 }
@@ -1001,11 +1061,8 @@ int exec_command_argv(int argc, char **argv, int flags)
 {
     bool special;
     builtin_fn b = strchr(argv[0], '/') ? NULL : builtin_get(argv[0], &special);
-    if (b) {
-        int st = b(argc, argv);
-        sh_flush();
-        return st;
-    }
+    if (b)
+        return run_builtin(b, special, argc, argv, true);
     return run_external(argc, argv, NULL, flags);
 }
 
@@ -1046,6 +1103,7 @@ static int exec_simple(node *n, int flags)
     char **vals = na ? xcalloc((size_t)na + 1, sizeof *vals) : NULL; /* "NAME=value" */
     /* with a command, each assignment sees the ones before it (set for the expansion only) */
     bool temp = na > 1 && args.n > 0;
+    bool now = args.n == 0; /* assignments only: each is done before the next expands */
     if (temp)
         locals_push();
     for (int i = 0; i < na; i++) {
@@ -1071,6 +1129,21 @@ static int exec_simple(node *n, int flags)
             var_set(vals[i], v, 0);
             vals[i][nl] = '=';
         }
+        if (now) {
+            vals[i][nl] = 0;
+            int r = var_set(vals[i], v, 0);
+            vals[i][nl] = '=';
+            if (r < 0) {
+                free(v);
+                for (int k = 0; k <= i; k++)
+                    free(vals[k]);
+                free(vals);
+                sl_free(&args);
+                if (!sh.interactive)
+                    sh_exit(2);
+                return 1;
+            }
+        }
         free(v);
     }
     if (temp)
@@ -1079,24 +1152,8 @@ static int exec_simple(node *n, int flags)
         xtrace(vals, na, args.v, args.n);
     int st;
     if (args.n == 0) {
-        /* assignments (and redirections) only */
+        /* assignments (done above) and redirections only */
         st = last_subst_status;
-        for (int i = 0; i < na; i++) {
-            char *eq = strchr(vals[i], '=');
-            *eq = 0;
-            if (var_set(vals[i], eq + 1, 0) < 0) {
-                st = 1;
-                if (!sh.interactive) {
-                    *eq = '=';
-                    for (int k = 0; k < na; k++)
-                        free(vals[k]);
-                    free(vals);
-                    sl_free(&args);
-                    sh_exit(2);
-                }
-            }
-            *eq = '=';
-        }
         if (n->redirs) {
             undo u = {0};
             if (apply_redirs(n->redirs, &u))
@@ -1148,7 +1205,8 @@ static int exec_simple(node *n, int flags)
         for (int i = 0; i < na; i++) {
             char *eq = strchr(vals[i], '=');
             *eq = 0;
-            if (var_set(vals[i], eq + 1, special ? 0 : V_EXPORT) < 0)
+            int vf = !special || strcmp(name, "exec") == 0 ? V_EXPORT : 0;
+            if (var_set(vals[i], eq + 1, vf) < 0)
                 ok = false;
             *eq = '=';
         }
@@ -1161,8 +1219,7 @@ static int exec_simple(node *n, int flags)
         } else if (f) {
             st = call_function(f, args.n, args.v);
         } else {
-            st = b(args.n, args.v);
-            sh_flush();
+            st = run_builtin(b, special, args.n, args.v, false);
         }
         if (sv) {
             for (int i = 0; i < na; i++) {
@@ -1851,6 +1908,16 @@ int exec_node(node *n, int flags)
     if (sh.ctl == CTL_EXIT)
         return st;
     sh.status = st;
+    if (n->t != N_PIPE || n->pipe.n == 1) {
+        /* a command that is not a multi-stage pipeline is a pipeline of one */
+        if (!sh.pipestatus)
+            sh.pipestatus = xmalloc(12);
+        else if (sh.pipestatus[0] && strlen(sh.pipestatus) < 11)
+            ;
+        else
+            sh.pipestatus = xrealloc(sh.pipestatus, 12);
+        snprintf(sh.pipestatus, 12, "%d", st);
+    }
     if (any_pending)
         sh_run_traps();
     if (st != 0 && sh.errexit && sh.errexit_off == 0 && sh.ctl == CTL_NONE &&
@@ -1888,7 +1955,13 @@ int sh_run_src(src *s, bool validate)
     for (;;) {
         arena *a = arena_new();
         node *n = NULL;
+        size_t p0, p1;
+        src_text(s, &p0);
         int r = parse_next(s, a, &n, false);
+        if (sh.verbose) {
+            const char *t = src_text(s, &p1);
+            fwrite(t + p0, 1, p1 - p0, stderr);
+        }
         if (r == 0) {
             arena_free(a);
             break;

@@ -130,7 +130,9 @@ static const char *param_value(const char *name, size_t len)
         }
     }
     if (isdigit((unsigned char)name[0])) {
-        long k = strtol(name, NULL, 10);
+        long k = 0;
+        for (size_t i = 0; i < len && k < 100000000; i++)
+            k = k * 10 + (name[i] - '0');
         return k >= 1 && k <= pos->n ? pos->v[k - 1] : NULL;
     }
     char tmp[256];
@@ -554,8 +556,6 @@ static bool tilde(xbuf *b, const char *w, size_t n, size_t *ip, int ctx)
     if (!home)
         return false;
     xputs(b, home, strlen(home), F_QUOTED);
-    if (!*home)
-        xput(b, 0, F_MARK);
     *ip = i;
     return true;
 }

@@ -115,6 +115,12 @@ int src_line(const src *s)
     return s->line;
 }
 
+const char *src_text(const src *s, size_t *at)
+{
+    *at = s->pos;
+    return s->buf;
+}
+
 void src_compact(src *s)
 {
     if (s->pos == 0)

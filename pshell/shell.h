@@ -37,6 +37,7 @@ typedef struct shell {
     int lineno;
     char *pipestatus;  /* the last pipeline's statuses */
     int errexit_off;   /* > 0 inside if/while conditions, && || left sides, ! */
+    bool special_error; /* a special builtin reported an error (a script ends) */
 } shell;
 extern shell sh;
 
