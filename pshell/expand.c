@@ -726,12 +726,30 @@ static void fput(field *fl, char c, unsigned char f)
         fl->glob = true;
 }
 
+/* a real pattern: an unquoted * or ?, or an unquoted [ with a ] after it (a lone "[", as in
+ * `[ $x = y ]`, is no pattern, and globbing it would read the directory for nothing) */
+static bool is_pattern(const field *fl)
+{
+    for (size_t i = 0; i < fl->n; i++) {
+        if (fl->f[i] & F_QUOTED)
+            continue;
+        char c = fl->s[i];
+        if (c == '*' || c == '?')
+            return true;
+        if (c == '[')
+            for (size_t k = i + 1; k < fl->n; k++)
+                if (fl->s[k] == ']' && k > i + 1)
+                    return true;
+    }
+    return false;
+}
+
 static void field_out(field *fl, strlist *out)
 {
     char *lit = xmalloc(fl->n + 1);
     memcpy(lit, fl->s, fl->n);
     lit[fl->n] = 0;
-    if (fl->glob && !sh.noglob) {
+    if (fl->glob && !sh.noglob && is_pattern(fl)) {
         char *pat = xmalloc(fl->n * 2 + 1);
         size_t k = 0;
         for (size_t i = 0; i < fl->n; i++) {
