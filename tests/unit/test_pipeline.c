@@ -262,3 +262,57 @@ Test(pipeline, write_end_by_hand_then_close)
     lp_buf_free(&out);
     lp_pipeline_free(pl);
 }
+
+/* a function stage whose stdout is the pipeline's captured end (what a shell's $(...) needs) */
+static int fn_hello(void *arg)
+{
+    printf("hello %s\n", (const char *)arg);
+    fflush(stdout); /* a pipe is fully buffered: order the two streams */
+    fprintf(stderr, "to-stderr\n");
+    return 7;
+}
+
+Test(pipeline, function_stage_with_captured_ends)
+{
+    /* a single function stage: stdout captured, stderr merged into it */
+    lp_pipeline *pl = lp_pipeline_new();
+    lp_spawn_opts io = {.out = LP_PIPE, .err = LP_STDOUT};
+    cr_assert_eq(lp_pipeline_add_fn_opts(pl, fn_hello, "fn", &io), 0);
+    lp_result res;
+    cr_assert_eq(lp_pipeline_run(pl, NULL, &res), 0, "%s", lp_pipeline_errmsg(pl));
+    cr_assert_str_eq(res.out.data, "hello fn\nto-stderr\n");
+    cr_assert_eq(res.rc, 7);
+    lp_result_free(&res);
+    lp_pipeline_free(pl);
+
+    /* first stage reads /dev/null, last is a program; stderr of the function to the pipe */
+    pl = lp_pipeline_new();
+    lp_spawn_opts io2 = {.in = LP_DEVNULL, .err = LP_PIPE};
+    cr_assert_eq(lp_pipeline_add_fn_opts(pl, fn_hello, "x", &io2), 0);
+    add(pl, (lp_spawn_opts){.argv = ARGV("tr", "a-z", "A-Z"), .out = LP_PIPE});
+    cr_assert_eq(lp_pipeline_run(pl, NULL, &res), 0);
+    cr_assert_str_eq(res.out.data, "HELLO X\n");
+    cr_assert_str_eq(res.err.data, "to-stderr\n");
+    cr_assert_eq(lp_pipeline_status(pl, 0), 7);
+    lp_result_free(&res);
+    lp_pipeline_free(pl);
+
+    /* LP_PATH is refused for function stages (the caller opens the file) */
+    pl = lp_pipeline_new();
+    lp_spawn_opts bad = {.out = LP_PATH("/tmp/x", O_WRONLY)};
+    cr_assert_eq(lp_pipeline_add_fn_opts(pl, fn_hello, "x", &bad), -EINVAL);
+    lp_pipeline_free(pl);
+}
+
+Test(pipeline, exec_path_skips_path_search)
+{
+    /* argv[0] names nothing in PATH; exec_path is the program */
+    lp_pipeline *pl = lp_pipeline_new();
+    add(pl, (lp_spawn_opts){.argv = ARGV("no-such-name-in-path", "abc"), .exec_path = "/bin/echo",
+                            .out = LP_PIPE});
+    lp_result res;
+    cr_assert_eq(lp_pipeline_run(pl, NULL, &res), 0, "%s", lp_pipeline_errmsg(pl));
+    cr_assert_str_eq(res.out.data, "abc\n");
+    lp_result_free(&res);
+    lp_pipeline_free(pl);
+}

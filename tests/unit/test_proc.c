@@ -219,3 +219,40 @@ Test(proc, strerror_names)
     cr_assert_str_eq(lp_strerror(LP_ECHECK), "child exited with non-zero status");
     cr_assert_str_eq(lp_strerror(-99999), "Unknown error");
 }
+
+/* lp_set_wait_interrupt: a readable descriptor ends a blocking wait with -EINTR, nothing reaped */
+static void wait_interrupt(bool pidfd)
+{
+    setenv("LIBPIPE_NO_PIDFD", pidfd ? "" : "1", 1);
+    if (pidfd)
+        unsetenv("LIBPIPE_NO_PIDFD");
+    lp_proc *p;
+    cr_assert_eq(lp_spawn(&p, &(lp_spawn_opts){.argv = (char *const[]){(char *)helper("lp-sleeper"), "30", NULL}}), 0);
+    int pf[2];
+    cr_assert_eq(pipe(pf), 0);
+    cr_assert_eq(write(pf[1], "x", 1), 1);
+    lp_set_wait_interrupt(pf[0]);
+    int rc = 12345;
+    cr_assert_eq(lp_proc_wait(p, 5000, &rc), -EINTR);
+    cr_assert_eq(rc, 12345);
+    cr_assert(!lp_proc_done(p));
+    lp_set_wait_interrupt(-1);
+    cr_assert_eq(lp_proc_wait(p, 0, &rc), -ETIMEDOUT); /* still running, still ours */
+    lp_proc_kill(p, SIGKILL);
+    cr_assert_eq(lp_proc_wait(p, -1, &rc), 0);
+    cr_assert_eq(rc, -SIGKILL);
+    lp_proc_free(p);
+    close(pf[0]);
+    close(pf[1]);
+    unsetenv("LIBPIPE_NO_PIDFD");
+}
+
+Test(proc, wait_interrupt_fd)
+{
+    wait_interrupt(true);
+}
+
+Test(proc, wait_interrupt_fd_without_pidfd)
+{
+    wait_interrupt(false);
+}
