@@ -256,7 +256,8 @@ int main(int argc, char **argv)
         sh.arg0 = xstrdup(i < argc ? argv[i++] : argv[0]);
         sh.name = sh.arg0;
         pos_set(argc - i, argv + i);
-        int st = run_text(sh.arg0, cmd, strlen(cmd), parse_only);
+        sh.name = "-c";
+        int st = run_text("-c", cmd, strlen(cmd), parse_only);
         sh_exit(st);
     }
     if (i < argc && !force_stdin) {

@@ -929,9 +929,18 @@ fail:
     return NULL;
 }
 
+/* a compound list that POSIX requires to hold at least one command */
+static node *parse_nonempty(parser *p)
+{
+    node *n = parse_list(p, false);
+    if (!n && !p->error)
+        unexpected(p);
+    return n;
+}
+
 static node *parse_body_until(parser *p, const char *end)
 {
-    node *b = parse_list(p, false);
+    node *b = parse_nonempty(p);
     if (p->error)
         return NULL;
     if (!expect_word(p, end))
@@ -943,10 +952,10 @@ static node *parse_if(parser *p)
 {
     node *n = mknode(p, N_IF);
     consume(p); /* if / elif */
-    n->ifn.cond = parse_list(p, false);
+    n->ifn.cond = parse_nonempty(p);
     if (p->error || !expect_word(p, "then"))
         return NULL;
-    n->ifn.then = parse_list(p, false);
+    n->ifn.then = parse_nonempty(p);
     if (p->error)
         return NULL;
     if (peek_word(p, "elif")) {
@@ -955,7 +964,7 @@ static node *parse_if(parser *p)
     }
     if (peek_word(p, "else")) {
         consume(p);
-        n->ifn.els = parse_list(p, false);
+        n->ifn.els = parse_nonempty(p);
         if (p->error)
             return NULL;
     }
@@ -1100,7 +1109,7 @@ static node *parse_compound(parser *p)
         } else if (strcmp(w, "while") == 0 || strcmp(w, "until") == 0) {
             n = mknode(p, w[0] == 'w' ? N_WHILE : N_UNTIL);
             consume(p);
-            n->loop.cond = parse_list(p, false);
+            n->loop.cond = parse_nonempty(p);
             if (p->error || !expect_word(p, "do"))
                 return NULL;
             n->loop.body = parse_body_until(p, "done");
