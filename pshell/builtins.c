@@ -939,9 +939,9 @@ static int bi_getopts(int argc, char **argv)
     char **args = argc > 3 ? argv + 3 : pos->v;
     int nargs = argc > 3 ? argc - 3 : pos->n;
     const char *oi = var_get("OPTIND");
-    int optind = oi ? atoi(oi) : 1;
-    if (optind < 1)
-        optind = 1;
+    int oind = oi ? atoi(oi) : 1;
+    if (oind < 1)
+        oind = 1;
     /* OPTIND changed by the user (e.g. reset to 1): start over in that argument */
     if (!oi || strcmp(oi, getopts_optind) != 0)
         getopts_pos = 1;
@@ -949,19 +949,19 @@ static int bi_getopts(int argc, char **argv)
     if (silent)
         optstr++;
     char buf[16];
-    if (optind > nargs || !args[optind - 1] || args[optind - 1][0] != '-' || !args[optind - 1][1] ||
-        strcmp(args[optind - 1], "--") == 0) {
-        if (optind <= nargs && args[optind - 1] && strcmp(args[optind - 1], "--") == 0)
-            optind++;
+    if (oind > nargs || !args[oind - 1] || args[oind - 1][0] != '-' || !args[oind - 1][1] ||
+        strcmp(args[oind - 1], "--") == 0) {
+        if (oind <= nargs && args[oind - 1] && strcmp(args[oind - 1], "--") == 0)
+            oind++;
         var_unset("OPTARG");
         var_set(name, "?", 0);
-        snprintf(buf, sizeof buf, "%d", optind);
+        snprintf(buf, sizeof buf, "%d", oind);
         var_set("OPTIND", buf, 0);
-        snprintf(getopts_optind, sizeof getopts_optind, "%d", optind);
+        snprintf(getopts_optind, sizeof getopts_optind, "%d", oind);
         getopts_pos = 1;
         return 1;
     }
-    const char *arg = args[optind - 1];
+    const char *arg = args[oind - 1];
     char c = arg[getopts_pos];
     const char *spec = strchr(optstr, c);
     int rc = 0;
@@ -980,9 +980,9 @@ static int bi_getopts(int argc, char **argv)
         if (!end_of_arg) {
             var_set("OPTARG", arg + getopts_pos, 0);
             end_of_arg = true;
-        } else if (optind < nargs) {
-            optind++;
-            var_set("OPTARG", args[optind - 1], 0);
+        } else if (oind < nargs) {
+            oind++;
+            var_set("OPTARG", args[oind - 1], 0);
         } else {
             char s[2] = {c, 0};
             if (silent) {
@@ -1005,12 +1005,12 @@ static int bi_getopts(int argc, char **argv)
     }
 advance:
     if (end_of_arg) {
-        optind++;
+        oind++;
         getopts_pos = 1;
     }
-    snprintf(buf, sizeof buf, "%d", optind);
+    snprintf(buf, sizeof buf, "%d", oind);
     var_set("OPTIND", buf, 0);
-    snprintf(getopts_optind, sizeof getopts_optind, "%d", optind);
+    snprintf(getopts_optind, sizeof getopts_optind, "%d", oind);
     return rc;
 }
 
