@@ -747,7 +747,8 @@ static bool is_pattern(const field *fl)
 static void field_out(field *fl, strlist *out)
 {
     char *lit = xmalloc(fl->n + 1);
-    memcpy(lit, fl->s, fl->n);
+    if (fl->n)
+        memcpy(lit, fl->s, fl->n);
     lit[fl->n] = 0;
     if (fl->glob && !sh.noglob && is_pattern(fl)) {
         char *pat = xmalloc(fl->n * 2 + 1);
