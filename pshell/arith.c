@@ -112,6 +112,10 @@ static void unexpected(ar *a)
         fail(a, "syntax error: unexpected end of expression");
         return;
     }
+    if ((unsigned char)*p < ' ' || *p == 0x7f) {
+        fail(a, "syntax error: unexpected character \\%03o", (unsigned char)*p);
+        return;
+    }
     int n = op_at(p).len;
     if (!n)
         while (is_name(p[n]))
