@@ -184,6 +184,11 @@ void lp_set_wait_interrupt(int fd)
 
 int lp_proc_wait(lp_proc *p, int timeout_ms, int *rc)
 {
+    if (!p->reaped && timeout_ms < 0 && wait_intr_fd < 0 && p->has_pidfd) {
+        /* no deadline and nothing to watch: a blocking wait4 is the whole wait (one syscall
+         * instead of poll + wait4: a shell's foreground command pays this on every spawn) */
+        lp__proc_reap(p, true);
+    }
     if (!p->reaped) {
         lp_deadline d = lp__deadline(timeout_ms);
         for (;;) {

@@ -489,8 +489,8 @@ int lp_spawn(lp_proc **out, const lp_spawn_opts *o)
     p->fds[0] = p->fds[1] = p->fds[2] = -1;
     p->exitfd = -1;
 
-    struct child c = {.o = o, .pipe_end = {-1, -1, -1}, .pty_slave = -1, .ppid = getpid(),
-                      .set_mask_empty = o->reset_sigmask, .report_fd = -1};
+    struct child c = {.o = o, .pipe_end = {-1, -1, -1}, .pty_slave = -1,
+                      .ppid = o->die_with_parent ? getpid() : 0, .set_mask_empty = o->reset_sigmask, .report_fd = -1};
     int report_rd = -1;
     int vm = __atomic_load_n(&vm_shared, __ATOMIC_RELAXED);
     char **merged = NULL, *cg_procs = NULL;
