@@ -73,6 +73,7 @@ static void opts_free(lp_spawn_opts *o)
     free((int *)o->pass_fds);
     free((char *)o->cgroup);
     free((char *)o->exec_path);
+    free((sigset_t *)o->handled_signals);
 }
 
 static int opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s)
@@ -87,6 +88,13 @@ static int opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s)
     d->err.path = s->err.path ? strdup(s->err.path) : NULL;
     d->cgroup = s->cgroup ? strdup(s->cgroup) : NULL;
     d->exec_path = s->exec_path ? strdup(s->exec_path) : NULL;
+    d->handled_signals = NULL;
+    if (s->handled_signals) {
+        sigset_t *hs = malloc(sizeof *hs);
+        if (hs)
+            *hs = *s->handled_signals;
+        d->handled_signals = hs;
+    }
     d->pass_fds = NULL;
     if (s->n_pass_fds) {
         int *f = malloc(s->n_pass_fds * sizeof *f);
@@ -97,6 +105,7 @@ static int opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s)
     if (!d->argv || (s->env && !d->env) || (s->env_set && !d->env_set) || (s->cwd && !d->cwd) ||
         (s->in.path && !d->in.path) || (s->out.path && !d->out.path) ||
         (s->err.path && !d->err.path) || (s->cgroup && !d->cgroup) || (s->exec_path && !d->exec_path) ||
+        (s->handled_signals && !d->handled_signals) ||
         (s->n_pass_fds && !d->pass_fds)) {
         opts_free(d);
         return -ENOMEM;

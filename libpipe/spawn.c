@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ struct child {
     bool set_mask_empty;
     sigset_t mask;           /* mask to restore before exec */
     pid_t ppid;
+    uint64_t sig_check;      /* bit sig-1: look at this signal's disposition in the child   */
     const char *cg_procs;    /* "<cgroup>/cgroup.procs" to join, or NULL */
     int report_fd;           /* write end of the error pipe, or -1 (see vm_shared)           */
     /* written by the child */
@@ -105,7 +107,7 @@ NO_SAN static void child_fail(struct child *c, int step, int arg)
 NO_SAN static void child_reset_signals(struct child *c)
 {
     for (int sig = 1; sig < 65; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP)
+        if (sig == SIGKILL || sig == SIGSTOP || !(c->sig_check & (1ULL << (sig - 1))))
             continue;
         struct ksigaction old;
         if (syscall(SYS_rt_sigaction, sig, NULL, &old, 8) != 0)
@@ -490,7 +492,14 @@ int lp_spawn(lp_proc **out, const lp_spawn_opts *o)
     p->exitfd = -1;
 
     struct child c = {.o = o, .pipe_end = {-1, -1, -1}, .pty_slave = -1,
-                      .ppid = o->die_with_parent ? getpid() : 0, .set_mask_empty = o->reset_sigmask, .report_fd = -1};
+                      .ppid = o->die_with_parent ? getpid() : 0, .sig_check = ~0ULL, .set_mask_empty = o->reset_sigmask, .report_fd = -1};
+    if (o->handled_signals) {
+        /* only the caller's handlers (and SIGPIPE/SIGXFSZ, for keep_sigpipe) need a look */
+        c.sig_check = (1ULL << (SIGPIPE - 1)) | (1ULL << (SIGXFSZ - 1));
+        for (int sig = 1; sig < 65; sig++)
+            if (sigismember(o->handled_signals, sig) == 1)
+                c.sig_check |= 1ULL << (sig - 1);
+    }
     int report_rd = -1;
     int vm = __atomic_load_n(&vm_shared, __ATOMIC_RELAXED);
     char **merged = NULL, *cg_procs = NULL;

@@ -170,21 +170,24 @@ static void put_b(pf *p, const char *s, bool left, int width, int prec)
     free(buf);
 }
 
-static int clamp_int(intmax_t v)
+/* a '*' argument becomes an int as in dash: its low bits, two's complement */
+static int to_int(intmax_t v)
 {
-    return v > INT_MAX ? INT_MAX : v < -INT_MAX ? -INT_MAX : (int)v;
+    unsigned u = (unsigned)(uintmax_t)v;
+    int i = u <= INT_MAX ? (int)u : -(int)(UINT_MAX - u) - 1;
+    return i == INT_MIN ? -INT_MAX : i;
 }
 
-/* a run of digits in the format, saturating */
+/* a run of digits in the format; -1 when it does not fit an int */
 static int digits(const char **f)
 {
     intmax_t v = 0;
     while (**f >= '0' && **f <= '9') {
-        if (v < INT_MAX)
+        if (v <= INT_MAX)
             v = v * 10 + (**f - '0');
         (*f)++;
     }
-    return clamp_int(v);
+    return v > INT_MAX ? -1 : (int)v;
 }
 
 /* the printf formats below are built at run time from a checked conversion specification */
@@ -201,19 +204,21 @@ static bool conversion(pf *p, const char **fp, const char *start)
     int width = 0, prec = -1;
     if (*f == '*') {
         f++;
-        width = clamp_int(get_int(p));
-    } else {
-        width = digits(&f);
+        width = to_int(get_int(p));
+    } else if ((width = digits(&f)) < 0) {
+        fprintf(stderr, "pshell: %s: field width too large\n", p->name);
+        return false;
     }
     if (*f == '.') {
         f++;
         if (*f == '*') {
             f++;
-            prec = clamp_int(get_int(p));
+            prec = to_int(get_int(p));
             if (prec < 0)
                 prec = -1;
-        } else {
-            prec = digits(&f);
+        } else if ((prec = digits(&f)) < 0) {
+            fprintf(stderr, "pshell: %s: precision too large\n", p->name);
+            return false;
         }
     }
     if (!*f) {

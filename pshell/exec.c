@@ -135,6 +135,7 @@ char *path_search(const char *name)
  * placeholder (/dev/null), so every descriptor the shell or libpipe opens (pidfds, pipes,
  * saved copies) lands at 10 or above and a user redirection can never clobber one. */
 static unsigned userfds; /* bit k: fd k (3..9) is open for the user */
+static sigset_t handled; /* signals with our handler: all a child must reset (lp_spawn hint) */
 static int nullfd = -1;
 
 void sh_fd_init(void)
@@ -175,6 +176,18 @@ static int pass_list(int *v)
         if (userfds & (1u << k))
             v[n++] = k;
     return n;
+}
+
+/* spawn options every external command shares: argv, the program, the environment, the
+ * user's descriptors, the handled-signals hint */
+static void base_opts(lp_spawn_opts *o, char **argv, const char *path, int pass[8])
+{
+    o->argv = argv;
+    o->exec_path = path;
+    o->env = var_environ();
+    o->pass_fds = pass;
+    o->n_pass_fds = (size_t)pass_list(pass);
+    o->handled_signals = &handled;
 }
 
 typedef struct undo {
@@ -367,6 +380,7 @@ static bool in_trap;
 
 static int sigpipe_fd[2] = {-1, -1}; /* self-pipe: a trapped signal interrupts `wait` */
 
+
 static void on_signal(int sig)
 {
     if (sig > 0 && sig < NSIG_SH) {
@@ -465,8 +479,10 @@ static void reset_traps_in_child(void)
         if (traps[s] && traps[s][0]) {
             free(traps[s]);
             traps[s] = NULL;
-            if (s > 0)
+            if (s > 0) {
                 signal(s, SIG_DFL);
+                sigdelset(&handled, s);
+            }
         }
 }
 
@@ -511,6 +527,8 @@ int sh_trap(int argc, char **argv)
         }
         free(traps[s]);
         traps[s] = NULL;
+        if (s > 0)
+            sigdelset(&handled, s);
         if (reset) {
             if (s)
                 signal(s, SIG_DFL);
@@ -533,6 +551,7 @@ int sh_trap(int argc, char **argv)
         if (!action[0]) {
             signal(s, SIG_IGN);
         } else {
+            sigaddset(&handled, s);
             struct sigaction sa = {0};
             sa.sa_handler = on_signal;
             sigemptyset(&sa.sa_mask);
@@ -966,13 +985,8 @@ static int run_external(int argc, char **argv, char **assign_env, int flags)
     }
     int pass[8];
     lp_spawn_opts o = {0};
-    o.argv = argv;
-    o.exec_path = path;
-    o.env = var_environ();
+    base_opts(&o, argv, path, pass);
     o.env_set = assign_env;
-    o.pass_fds = pass;
-    o.n_pass_fds = (size_t)pass_list(pass);
-    o.keep_sigpipe = false;
     sh_flush();
     lp_proc *p;
     int r = lp_spawn(&p, &o);
@@ -1310,12 +1324,8 @@ static int add_stage(lp_pipeline *pl, node *c, child_arg *ca, const lp_spawn_opt
             xtrace(env.v, env.n, args.v, args.n);
         int pass[8];
         lp_spawn_opts o = io ? *io : (lp_spawn_opts){0};
-        o.argv = args.v;
-        o.exec_path = path;
-        o.env = var_environ();
+        base_opts(&o, args.v, path, pass);
         o.env_set = env.n ? env.v : NULL;
-        o.pass_fds = pass;
-        o.n_pass_fds = (size_t)pass_list(pass);
         int r = lp_pipeline_add(pl, &o);
         free(path);
         sl_free(&env);
@@ -1453,12 +1463,8 @@ char *command_subst(const char *text, size_t len, bool *ok)
         if (path) {
             int pass[8];
             lp_spawn_opts o = {0};
-            o.argv = args.v;
-            o.exec_path = path;
-            o.env = var_environ();
+            base_opts(&o, args.v, path, pass);
             o.out = LP_PIPE;
-            o.pass_fds = pass;
-            o.n_pass_fds = (size_t)pass_list(pass);
             lp_run_opts ro = {0};
             ro.contain = LP_CONTAIN_NONE;
             lp_result res;
@@ -1662,11 +1668,7 @@ int bi_timeout(int argc, char **argv)
     if (path) {
         int pass[8];
         lp_spawn_opts o = {0};
-        o.argv = argv + i;
-        o.exec_path = path;
-        o.env = var_environ();
-        o.pass_fds = pass;
-        o.n_pass_fds = (size_t)pass_list(pass);
+        base_opts(&o, argv + i, path, pass);
         lp_pipeline_add(pl, &o);
         free(path);
     } else if (!is_builtin_or_func(argv[i])) {

@@ -371,6 +371,17 @@ Test(spawn, sigpipe_default_in_child_even_if_parent_ignores)
     cr_assert_eq(lp_proc_wait(p, -1, &rc), 0);
     cr_assert_eq(rc, 3); /* EPIPE seen by the writer, which exits 3 */
     lp_proc_free(p);
+
+    /* the handled_signals hint (an empty set: no handlers) still resets an ignored SIGPIPE */
+    sigset_t none;
+    sigemptyset(&none);
+    o.keep_sigpipe = false;
+    o.handled_signals = &none;
+    cr_assert_eq(lp_spawn(&p, &o), 0);
+    lp_proc_close_fd(p, 1);
+    cr_assert_eq(lp_proc_wait(p, -1, &rc), 0);
+    cr_assert_eq(rc, -SIGPIPE);
+    lp_proc_free(p);
 }
 
 static void on_usr1(int sig)
