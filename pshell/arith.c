@@ -88,7 +88,12 @@ static char *skip(char *p)
 /* the operator at p (no blanks skipped); op O_NONE when there is none */
 static tok op_at(const char *p)
 {
+    /* most tokens are operands: reject them on their first character */
+    if (!*p || !strchr("+-*/%<>=!~&|^?:,()", *p))
+        return (tok){ O_NONE, 0, false };
     for (size_t i = 0; i < sizeof optab / sizeof optab[0]; i++) {
+        if (optab[i].text[0] != *p)
+            continue;
         size_t n = strlen(optab[i].text);
         if (strncmp(p, optab[i].text, n) == 0)
             return (tok){ optab[i].op, (int)n, optab[i].asg };

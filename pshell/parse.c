@@ -1312,21 +1312,44 @@ node *parse_cmdsub(const char *text, size_t len, size_t *end, arena *a, const ch
     return p.error ? NULL : n;
 }
 
+/* drop every chunk but one and empty it */
+static void arena_reset(arena *a)
+{
+    struct chunk *c = a->head;
+    if (!c)
+        return;
+    for (struct chunk *n = c->next, *nx; n; n = nx) {
+        nx = n->next;
+        free(n);
+    }
+    c->next = NULL;
+    c->used = 0;
+}
+
 size_t scan_subst(const char *text, size_t len, size_t i)
 {
-    src *s = src_new("", text, len, NULL, NULL);
-    s->pos = i;
+    /* runs for every $-form of every expansion: no allocation on the way (the text is read
+     * in place, the scratch arena and buffer are kept between calls) */
+    static arena *scratch;
+    static str w;
+    if (!scratch)
+        scratch = arena_new();
+    src s = {0};
+    s.buf = (char *)text; /* read only: no refill, no alias substitution */
+    s.len = len;
+    s.pos = i;
+    s.line = 1;
+    s.name = "";
     parser p = {0};
-    p.s = s;
-    p.a = arena_new();
+    p.s = &s;
+    p.a = scratch;
     p.where = "";
+    p.no_alias = true;
+    w.n = 0;
     /* errors are not expected here: the parser saw this text already */
-    str w = {0};
     bool ok = scan_dollar(&p, &w);
-    size_t r = ok && !p.error ? s->pos : (size_t)-1;
-    free(w.s);
-    arena_free(p.a);
-    src_free(s);
+    size_t r = ok && !p.error ? s.pos : (size_t)-1;
+    arena_reset(scratch);
     return r;
 }
 
