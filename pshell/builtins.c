@@ -444,6 +444,8 @@ static int bi_shift(int argc, char **argv)
 }
 
 /* ---- control --------------------------------------------------------------------------------- */
+/* exit truncates its status to 8 bits; return keeps it whole, as dash does (`return 256`
+ * makes $? 256) */
 static int status_arg(const char *name, int argc, char **argv, int *st)
 {
     *st = sh.status;
@@ -456,7 +458,7 @@ static int status_arg(const char *name, int argc, char **argv, int *st)
             sh.special_error = true;
             return -1;
         }
-        *st = (int)(v & 255);
+        *st = strcmp(name, "exit") == 0 ? (int)(v & 255) : (int)v;
     }
     return 0;
 }

@@ -1031,7 +1031,7 @@ static int run_builtin(builtin_fn b, bool special, int argc, char **argv, bool v
         }
     }
     if (special && sh.special_error && !via_command && !sh.interactive)
-        sh_exit(st ? st : 2);
+        sh_exit(2); /* as dash */
     sh.special_error = false;
     return st;
 }
