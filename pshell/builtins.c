@@ -424,7 +424,8 @@ static int bi_set(int argc, char **argv)
             }
         }
     }
-    if (i < argc || (i == argc && argc > 1 && strcmp(argv[argc - 1], "-") == 0))
+    /* operands replace the positional parameters; a lone "-" (like "+x") keeps them */
+    if (i < argc)
         pos_set(argc - i, argv + i);
     return 0;
 }

@@ -44,7 +44,7 @@ void sh_flush(void)
 
 /* ---- command lookup (a cache of PATH searches, dropped when PATH changes) ------------------ */
 #define HASH_N 128
-static struct { char *name, *path; } cmdhash[HASH_N];
+static struct { char *name, *path; int script; } cmdhash[HASH_N];
 static char *hash_path_value;
 
 void hash_clear(void);
@@ -126,8 +126,40 @@ char *path_search(const char *name)
         free(cmdhash[h].path);
         cmdhash[h].name = xstrdup(name);
         cmdhash[h].path = xstrdup(full);
+        cmdhash[h].script = -1;
     }
     return full;
+}
+
+/* A text file without "#!": execve fails with ENOEXEC and sh runs it itself.  Known before
+ * the spawn, so pipeline stages, $(...) and timeout start it with this shell directly (a
+ * failed exec would fail the whole pipeline).  Cached with the PATH search. */
+static bool plain_script(const char *name, const char *path)
+{
+    int *cached = NULL;
+    if (!strchr(name, '/')) {
+        size_t h = 5381;
+        for (const char *c = name; *c; c++)
+            h = h * 33 + (unsigned char)*c;
+        h %= HASH_N;
+        if (cmdhash[h].name && strcmp(cmdhash[h].name, name) == 0 && strcmp(cmdhash[h].path, path) == 0) {
+            if (cmdhash[h].script >= 0)
+                return cmdhash[h].script;
+            cached = &cmdhash[h].script;
+        }
+    }
+    char b[4] = {0};
+    if (access(path, X_OK) != 0)
+        return false; /* the exec fails (126), as it should */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, b, sizeof b) : -1;
+    if (fd >= 0)
+        close(fd);
+    bool script = n >= 0 && !(n >= 2 && b[0] == '#' && b[1] == '!') &&
+                  !(n == 4 && memcmp(b, "\177ELF", 4) == 0);
+    if (cached)
+        *cached = script;
+    return script;
 }
 
 /* ---- descriptors: the user's 0..9, saved copies, and what children get ---------------------- */
@@ -180,10 +212,21 @@ static int pass_list(int *v)
 
 /* spawn options every external command shares: argv, the program, the environment, the
  * user's descriptors, the handled-signals hint */
-static void base_opts(lp_spawn_opts *o, char **argv, const char *path, int pass[8])
+static char **script_argv(char **argv, const char *path);
+static char *self_exe(void);
+static bool plain_script(const char *name, const char *path);
+/* *owned: an argv allocated here (a script without #! runs as `pshell script args`), to free
+ * after the spawn */
+static void base_opts(lp_spawn_opts *o, char **argv, const char *path, int pass[8], char ***owned)
 {
+    *owned = NULL;
     o->argv = argv;
     o->exec_path = path;
+    if (plain_script(argv[0], path)) {
+        *owned = script_argv(argv, path);
+        o->argv = *owned;
+        o->exec_path = self_exe();
+    }
     o->env = var_environ();
     o->pass_fds = pass;
     o->n_pass_fds = (size_t)pass_list(pass);
@@ -491,9 +534,20 @@ int sh_trap(int argc, char **argv)
     int i = 1;
     if (i < argc && strcmp(argv[i], "--") == 0)
         i++;
-    if (i >= argc || (argc - i == 1 && strcmp(argv[i], "-p") == 0)) {
+    if (i >= argc || strcmp(argv[i], "-p") == 0) {
+        /* trap -p [SIG...]: the actions of those signals (all set ones by default) */
+        bool want[NSIG_SH] = {0};
+        bool all = i + 1 >= argc;
+        for (int k = i + 1; k < argc; k++) {
+            int sg = sh_signum(argv[k]);
+            if (sg < 0) {
+                sh_error("trap: %s: bad trap", argv[k]);
+                return 1;
+            }
+            want[sg] = true;
+        }
         for (int s = 0; s < NSIG_SH; s++)
-            if (traps[s]) {
+            if (traps[s] && (all || want[s])) {
                 printf("trap -- ");
                 const char *t = traps[s];
                 putchar('\'');
@@ -913,6 +967,21 @@ static int spawn_error(const char *name, int r)
     return 126;
 }
 
+static char *self_exe(void);
+/* argv for running the script `path` with this shell: [argv0, path, args...] (malloc'd) */
+static char **script_argv(char **argv, const char *path)
+{
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    char **nv = xmalloc((size_t)(argc + 2) * sizeof *nv);
+    nv[0] = argv[0];
+    nv[1] = (char *)path;
+    for (int i = 1; i <= argc; i++)
+        nv[i + 1] = argv[i];
+    return nv;
+}
+
 static char *self_exe(void)
 {
     static char buf[PATH_MAX];
@@ -985,23 +1054,13 @@ static int run_external(int argc, char **argv, char **assign_env, int flags)
     }
     int pass[8];
     lp_spawn_opts o = {0};
-    base_opts(&o, argv, path, pass);
+    char **owned;
+    base_opts(&o, argv, path, pass, &owned);
     o.env_set = assign_env;
     sh_flush();
     lp_proc *p;
     int r = lp_spawn(&p, &o);
-    if (r == -ENOEXEC) {
-        /* a script without #!: run it with this shell, as sh does */
-        char **nv = xmalloc((size_t)(argc + 2) * sizeof *nv);
-        nv[0] = argv[0];
-        nv[1] = path;
-        for (int i = 1; i <= argc; i++)
-            nv[i + 1] = argv[i];
-        o.argv = nv;
-        o.exec_path = self_exe();
-        r = lp_spawn(&p, &o);
-        free(nv);
-    }
+    free(owned);
     if (r < 0) {
         int st = spawn_error(argv[0], r);
         free(path);
@@ -1324,9 +1383,11 @@ static int add_stage(lp_pipeline *pl, node *c, child_arg *ca, const lp_spawn_opt
             xtrace(env.v, env.n, args.v, args.n);
         int pass[8];
         lp_spawn_opts o = io ? *io : (lp_spawn_opts){0};
-        base_opts(&o, args.v, path, pass);
+        char **owned;
+        base_opts(&o, args.v, path, pass, &owned);
         o.env_set = env.n ? env.v : NULL;
         int r = lp_pipeline_add(pl, &o);
+        free(owned);
         free(path);
         sl_free(&env);
         sl_free(&args);
@@ -1463,13 +1524,15 @@ char *command_subst(const char *text, size_t len, bool *ok)
         if (path) {
             int pass[8];
             lp_spawn_opts o = {0};
-            base_opts(&o, args.v, path, pass);
+            char **owned;
+            base_opts(&o, args.v, path, pass, &owned);
             o.out = LP_PIPE;
             lp_run_opts ro = {0};
             ro.contain = LP_CONTAIN_NONE;
             lp_result res;
             int r = lp_run(&o, &ro, &res);
             free(path);
+            free(owned);
             if (r < 0 && r != LP_ECHECK) {
                 rc = spawn_error(args.v[0], r);
                 lp_result_free(&res);
@@ -1668,8 +1731,10 @@ int bi_timeout(int argc, char **argv)
     if (path) {
         int pass[8];
         lp_spawn_opts o = {0};
-        base_opts(&o, argv + i, path, pass);
+        char **owned;
+        base_opts(&o, argv + i, path, pass, &owned);
         lp_pipeline_add(pl, &o);
+        free(owned);
         free(path);
     } else if (!is_builtin_or_func(argv[i])) {
         lp_pipeline_free(pl);

@@ -217,6 +217,12 @@ int main(int argc, char **argv)
             i++;
             break;
         }
+        if (strcmp(a, "-") == 0) {
+            /* "-": end of options, commands from standard input */
+            i++;
+            force_stdin = true;
+            break;
+        }
         if ((a[0] != '-' && a[0] != '+') || !a[1])
             break;
         bool on = a[0] == '-';

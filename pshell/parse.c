@@ -164,6 +164,7 @@ typedef struct parser {
     src *s;
     arena *a;
     bool no_alias;
+    bool scanning;       /* scan_subst: finding the end of text parsed before */
     /* one token of lookahead */
     bool have;
     enum tok t;
@@ -186,6 +187,7 @@ typedef struct parser {
     struct { const char *name; size_t end; } alias[16];
     int nalias;
     bool alias_next; /* the previous alias ended in a blank: check the next word too */
+    size_t alias_next_at; /* ... the first word starting at or after this offset */
 } parser;
 
 static void syntax_error(parser *p, const char *fmt, ...)
@@ -302,12 +304,38 @@ static bool scan_dquote(parser *p, str *w)
     }
 }
 
+/* Parse the text of `...` now (undoing its backslash escapes), so a syntax error in it is
+ * found before anything runs, like one in $(...). */
+static bool check_backquoted(parser *p, const char *t, size_t n, int line)
+{
+    char *u = xmalloc(n + 2);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] == '\\' && i + 1 < n && (t[i + 1] == '$' || t[i + 1] == '`' || t[i + 1] == '\\'))
+            i++;
+        u[k++] = t[i];
+    }
+    u[k++] = ')';
+    u[k] = 0;
+    arena *a = arena_new();
+    size_t end;
+    node *r = parse_cmdsub(u, k, &end, a, p->where, line + p->line_base);
+    bool ok = r || end == k - 1; /* an empty `` is fine */
+    arena_free(a);
+    free(u);
+    if (!ok)
+        p->error = true;
+    return ok;
+}
+
 /* $..., ${...}, $(...), $((...)), `...` (at the current position); copies the raw text */
 static bool scan_dollar(parser *p, str *w)
 {
     src *s = p->s;
     int c = peekc(s, 0);
     if (c == '`') {
+        size_t from = w->n;
+        int line0 = s->line;
         saddc(w, '`');
         advance(s, 1);
         for (;;) {
@@ -331,7 +359,7 @@ static bool scan_dollar(parser *p, str *w)
             saddc(w, (char)c);
             advance(s, 1);
             if (c == '`')
-                return true;
+                return p->scanning || check_backquoted(p, w->s + from + 1, w->n - from - 2, line0);
         }
     }
     int d = peekc(s, 1);
@@ -821,6 +849,7 @@ static bool try_alias(parser *p)
     p->alias[p->nalias].end = p->tstart + vlen;
     p->nalias++;
     p->alias_next = vlen && (val[vlen - 1] == ' ' || val[vlen - 1] == '\t');
+    p->alias_next_at = p->tstart + vlen;
     p->have = false;
     return true;
 }
@@ -846,7 +875,8 @@ static node *parse_simple(parser *p)
         }
         if (ws.n == 0 && try_alias(p))
             continue;
-        if (ws.n > 0 && p->alias_next) {
+        if (ws.n > 0 && p->alias_next && p->tstart >= p->alias_next_at) {
+            /* the word after an alias whose value ends in a blank */
             p->alias_next = false;
             if (try_alias(p))
                 continue;
@@ -1132,6 +1162,9 @@ static node *parse_compound(parser *p)
 
 static node *parse_command(parser *p)
 {
+    /* an alias in command position may expand to a reserved word or an operator */
+    while (peek(p) == T_WORD && !p->quoted && !sh_is_assignment(p->text) && try_alias(p))
+        ;
     enum tok t = peek(p);
     if (t == T_WORD && !p->quoted) {
         static const char *const bad[] = {"then", "else", "elif", "fi", "do", "done", "esac", "}", "in", NULL};
@@ -1207,6 +1240,9 @@ static node *parse_list(parser *p, bool top)
     for (;;) {
         if (!top)
             skip_newlines(p);
+        /* a command may start with an alias for a reserved word, even one ending the list */
+        while (peek(p) == T_WORD && !p->quoted && !sh_is_assignment(p->text) && try_alias(p))
+            ;
         if (at_list_end(p) || (top && peek(p) == T_NEWLINE))
             break;
         node *c = parse_andor(p);
@@ -1305,8 +1341,12 @@ node *parse_cmdsub(const char *text, size_t len, size_t *end, arena *a, const ch
     p.line_base = line - 1;
     p.depth = 1;
     node *n = parse_list(&p, false);
-    if (!p.error && peek(&p) != T_RPAREN)
-        syntax_error(&p, "unterminated command substitution");
+    if (!p.error && peek(&p) != T_RPAREN) {
+        if (peek(&p) == T_EOF)
+            syntax_error(&p, "unterminated command substitution");
+        else
+            unexpected(&p);
+    }
     *end = p.tstart;
     src_free(s);
     return p.error ? NULL : n;
@@ -1345,6 +1385,7 @@ size_t scan_subst(const char *text, size_t len, size_t i)
     p.a = scratch;
     p.where = "";
     p.no_alias = true;
+    p.scanning = true;
     w.n = 0;
     /* errors are not expected here: the parser saw this text already */
     bool ok = scan_dollar(&p, &w);

@@ -234,3 +234,44 @@ type f | grep -c function
 1
 1
 --- status 0
+
+### a script without #! runs with the shell everywhere: simple, pipeline, $(...), background
+printf 'echo "run $1"\n' > plain
+chmod +x plain
+./plain a
+./plain b | tr a-z A-Z
+x=$(./plain c); echo "$x"
+./plain d > out & wait; cat out
+--- stdout
+run a
+RUN B
+run c
+run d
+--- status 0
+
+### a non-executable file is not run as a script (126)
+printf 'echo nope\n' > noexec
+./noexec 2>/dev/null
+echo "st=$?"
+x=$(./noexec 2>/dev/null)
+echo "st=$?"
+--- stdout
+st=126
+st=126
+--- status 0
+
+### trap -p with a signal prints only that one [pshell-only]
+trap 'echo a' INT
+trap 'echo b' USR1
+trap -p USR1
+--- stdout
+trap -- 'echo b' USR1
+--- status 0
+
+### set - keeps the positional parameters
+set -- a b c
+set -
+echo $#
+--- stdout
+3
+--- status 0

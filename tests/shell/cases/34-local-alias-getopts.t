@@ -225,3 +225,13 @@ n=1
 n=2
 n=3
 --- status 0
+
+### the word after an alias ending in a blank is checked for an alias too
+alias say='echo A ' w=word
+say w
+alias twice='say '
+twice w
+--- stdout
+A word
+A word
+--- status 0

@@ -232,3 +232,10 @@ echo $?
 --- stdout
 127
 --- status 0
+
+### a syntax error inside backquotes runs nothing of the script
+echo before
+x=`echo a; fi`
+echo after
+--- stdout
+--- status 2

@@ -252,3 +252,18 @@ for d in 0.1 0.1; do timeout $d sleep 5; echo $?; done
 124
 124
 --- status 0
+
+### an alias may expand to a reserved word [pshell-only]
+alias begin='{' end='}'
+begin echo in-group; end
+--- stdout
+in-group
+--- status 0
+
+### timeout runs a script without #! [pshell-only]
+printf 'echo plain-ran\n' > plain
+chmod +x plain
+timeout 5 ./plain
+--- stdout
+plain-ran
+--- status 0
