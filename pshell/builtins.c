@@ -535,29 +535,6 @@ static int bi_eval(int argc, char **argv)
     return st;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *b = xmalloc(cap);
-    for (;;) {
-        if (n + 1 >= cap)
-            b = xrealloc(b, cap *= 2);
-        ssize_t r = read(fd, b + n, cap - n - 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    b[n] = 0;
-    *len = n;
-    return b;
-}
-
 static int bi_dot(int argc, char **argv)
 {
     if (argc < 2) {
@@ -584,8 +561,11 @@ static int bi_dot(int argc, char **argv)
     }
     if (!path)
         path = xstrdup(name);
-    size_t len;
-    char *text = read_file(path, &len);
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *text = fd >= 0 ? sh_read_fd(fd, &len) : NULL;
+    if (fd >= 0)
+        close(fd);
     if (!text) {
         sh_error("%s: %s: %s", argv[0], name, strerror(errno));
         sh.special_error = true;
@@ -625,17 +605,8 @@ static int bi_exec(int argc, char **argv)
     int e = errno;
     if (e == ENOEXEC) {
         /* a script without #!: this shell runs it */
-        char **nv = xmalloc((size_t)(argc + 2) * sizeof *nv);
-        nv[0] = argv[1];
-        nv[1] = path;
-        for (int i = 2; i <= argc; i++)
-            nv[i] = argv[i];
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n > 0) {
-            self[n] = 0;
-            execve(self, nv, var_environ());
-        }
+        char **nv = script_argv(argv + 1, path);
+        execve(sh_self_exe(), nv, var_environ());
         free(nv);
     }
     sh_error("exec: %s: %s", argv[1], strerror(e));

@@ -162,6 +162,32 @@ static bool plain_script(const char *name, const char *path)
     return script;
 }
 
+/* the whole content of a descriptor (malloc'd, NUL-terminated), or NULL with errno */
+char *sh_read_fd(int fd, size_t *len)
+{
+    size_t cap = 8192, n = 0;
+    char *b = xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap)
+            b = xrealloc(b, cap *= 2);
+        ssize_t r = read(fd, b + n, cap - n - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(b);
+            errno = e;
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    b[n] = 0;
+    *len = n;
+    return b;
+}
+
 /* ---- descriptors: the user's 0..9, saved copies, and what children get ---------------------- */
 /* Descriptors 3..9 belong to the user.  Those the user has not opened hold a close-on-exec
  * placeholder (/dev/null), so every descriptor the shell or libpipe opens (pidfds, pipes,
@@ -212,8 +238,6 @@ static int pass_list(int *v)
 
 /* spawn options every external command shares: argv, the program, the environment, the
  * user's descriptors, the handled-signals hint */
-static char **script_argv(char **argv, const char *path);
-static char *self_exe(void);
 static bool plain_script(const char *name, const char *path);
 /* *owned: an argv allocated here (a script without #! runs as `pshell script args`), to free
  * after the spawn */
@@ -225,7 +249,7 @@ static void base_opts(lp_spawn_opts *o, char **argv, const char *path, int pass[
     if (plain_script(argv[0], path)) {
         *owned = script_argv(argv, path);
         o->argv = *owned;
-        o->exec_path = self_exe();
+        o->exec_path = sh_self_exe();
     }
     o->env = var_environ();
     o->pass_fds = pass;
@@ -967,9 +991,7 @@ static int spawn_error(const char *name, int r)
     return 126;
 }
 
-static char *self_exe(void);
-/* argv for running the script `path` with this shell: [argv0, path, args...] (malloc'd) */
-static char **script_argv(char **argv, const char *path)
+char **script_argv(char **argv, const char *path)
 {
     int argc = 0;
     while (argv[argc])
@@ -982,7 +1004,7 @@ static char **script_argv(char **argv, const char *path)
     return nv;
 }
 
-static char *self_exe(void)
+const char *sh_self_exe(void)
 {
     static char buf[PATH_MAX];
     if (!buf[0]) {
@@ -1037,14 +1059,8 @@ static int run_external(int argc, char **argv, char **assign_env, int flags)
         }
         execve(path, argv, env);
         int e = errno;
-        if (e == ENOEXEC) {
-            char **nv = xmalloc((size_t)(argc + 2) * sizeof *nv);
-            nv[0] = argv[0];
-            nv[1] = path;
-            for (int i = 1; i <= argc; i++)
-                nv[i + 1] = argv[i];
-            execve(self_exe(), nv, env);
-        }
+        if (e == ENOEXEC)
+            execve(sh_self_exe(), script_argv(argv, path), env);
         if (e == ENOENT) {
             sh_error("%s: No such file or directory", argv[0]);
             _exit(127);

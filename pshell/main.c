@@ -128,29 +128,6 @@ static int run_interactive(void)
 }
 #endif
 
-static char *read_all(int fd, size_t *len)
-{
-    size_t cap = 8192, n = 0;
-    char *b = xmalloc(cap);
-    for (;;) {
-        if (n + 1 >= cap)
-            b = xrealloc(b, cap *= 2);
-        ssize_t r = read(fd, b + n, cap - n - 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            free(b);
-            return NULL;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    b[n] = 0;
-    *len = n;
-    return b;
-}
-
 static void init_state(void)
 {
     sh.pid = getpid();
@@ -270,7 +247,7 @@ int main(int argc, char **argv)
         const char *path = argv[i++];
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         size_t len = 0;
-        char *text = fd >= 0 ? read_all(fd, &len) : NULL;
+        char *text = fd >= 0 ? sh_read_fd(fd, &len) : NULL;
         if (!text) {
             fprintf(stderr, "pshell: %s: %s\n", path, strerror(errno));
             if (fd >= 0)

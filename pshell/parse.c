@@ -254,6 +254,7 @@ static bool is_meta(int c)
 
 static node *parse_list(parser *p, bool top);
 static bool scan_dollar(parser *p, str *w);
+static int scan_part(parser *p, str *w, int c);
 
 /* Copy a backslash escape or a line continuation; returns false at end of input. */
 static bool scan_backslash(parser *p, str *w)
@@ -374,18 +375,11 @@ static bool scan_dollar(parser *p, str *w)
                 syntax_error(p, "unterminated arithmetic expansion");
                 return false;
             }
-            if (c == '\\' ) { scan_backslash(p, w); continue; }
-            if (c == '\'') {
-                saddc(w, '\'');
-                advance(s, 1);
-                while ((c = peekc(s, 0)) != '\'' && c != -1) { saddc(w, (char)c); advance(s, 1); }
-                if (c == -1) { syntax_error(p, "unterminated quote"); return false; }
-                saddc(w, '\'');
-                advance(s, 1);
+            int k = scan_part(p, w, c);
+            if (k < 0)
+                return false;
+            if (k > 0)
                 continue;
-            }
-            if (c == '"') { if (!scan_dquote(p, w)) return false; continue; }
-            if (c == '$' || c == '`') { if (!scan_dollar(p, w)) return false; continue; }
             if (c == '(')
                 depth++;
             else if (c == ')') {
@@ -447,18 +441,11 @@ static bool scan_dollar(parser *p, str *w)
                 advance(s, 1);
                 return true;
             }
-            if (c == '\\') { scan_backslash(p, w); continue; }
-            if (c == '\'') {
-                saddc(w, '\'');
-                advance(s, 1);
-                while ((c = peekc(s, 0)) != '\'' && c != -1) { saddc(w, (char)c); advance(s, 1); }
-                if (c == -1) { syntax_error(p, "unterminated quote"); return false; }
-                saddc(w, '\'');
-                advance(s, 1);
+            int k = scan_part(p, w, c);
+            if (k < 0)
+                return false;
+            if (k > 0)
                 continue;
-            }
-            if (c == '"') { if (!scan_dquote(p, w)) return false; continue; }
-            if (c == '$' || c == '`') { if (!scan_dollar(p, w)) return false; continue; }
             saddc(w, (char)c);
             advance(s, 1);
         }
@@ -466,6 +453,39 @@ static bool scan_dollar(parser *p, str *w)
     saddc(w, '$');
     advance(s, 1);
     return true;
+}
+
+/* A quoted or substituted part starting at the current position (\x, '...', "...", $...,
+ * `...`), copied to w.  1: there was one; 0: c starts none; -1: an error (reported). */
+static int scan_part(parser *p, str *w, int c)
+{
+    src *s = p->s;
+    switch (c) {
+    case '\\':
+        scan_backslash(p, w);
+        return 1;
+    case '\'':
+        saddc(w, '\'');
+        advance(s, 1);
+        while ((c = peekc(s, 0)) != '\'' && c != -1) {
+            saddc(w, (char)c);
+            advance(s, 1);
+        }
+        if (c == -1) {
+            syntax_error(p, "unterminated single quote");
+            return -1;
+        }
+        saddc(w, '\'');
+        advance(s, 1);
+        return 1;
+    case '"':
+        return scan_dquote(p, w) ? 1 : -1;
+    case '$':
+    case '`':
+        return scan_dollar(p, w) ? 1 : -1;
+    default:
+        return 0;
+    }
 }
 
 static bool is_name_start(int c) { return c == '_' || isalpha(c); }
@@ -576,31 +596,12 @@ again:
         c = peekc(s, 0);
         if (is_meta(c))
             break;
-        if (c == '\\') {
+        if (c == '\\' || c == '\'' || c == '"')
             p->quoted = true;
-            scan_backslash(p, &w);
-        } else if (c == '\'') {
-            p->quoted = true;
-            saddc(&w, '\'');
-            advance(s, 1);
-            while ((c = peekc(s, 0)) != '\'' && c != -1) {
-                saddc(&w, (char)c);
-                advance(s, 1);
-            }
-            if (c == -1) {
-                syntax_error(p, "unterminated single quote");
-                break;
-            }
-            saddc(&w, '\'');
-            advance(s, 1);
-        } else if (c == '"') {
-            p->quoted = true;
-            if (!scan_dquote(p, &w))
-                break;
-        } else if (c == '$' || c == '`') {
-            if (!scan_dollar(p, &w))
-                break;
-        } else {
+        int k = scan_part(p, &w, c);
+        if (k < 0)
+            break;
+        if (k == 0) {
             saddc(&w, (char)c);
             advance(s, 1);
         }

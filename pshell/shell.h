@@ -123,6 +123,11 @@ const char *sh_signame(int sig);
 void sh_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Find an executable in PATH: malloc'd path or NULL */
 char *path_search(const char *name);
+/* this shell's executable, and argv to run a script without #! with it: [argv0, path, args] */
+const char *sh_self_exe(void);
+char **script_argv(char **argv, const char *path);
+/* the whole content of a descriptor (malloc'd, NUL-terminated), or NULL with errno */
+char *sh_read_fd(int fd, size_t *len);
 
 /* ---- builtins.c ----------------------------------------------------------------------------- */
 typedef int (*builtin_fn)(int argc, char **argv);
