@@ -239,14 +239,17 @@ static int pass_list(int *v)
 /* spawn options every external command shares: argv, the program, the environment, the
  * user's descriptors, the handled-signals hint */
 static bool plain_script(const char *name, const char *path);
-/* *owned: an argv allocated here (a script without #! runs as `pshell script args`), to free
- * after the spawn */
+/* owned != NULL: a script without #! is started as `pshell script args` (needed where a
+ * failed exec cannot be retried: pipeline stages, $(...), timeout); *owned is then an argv
+ * allocated here, to free after the spawn.  A simple command passes NULL and retries on
+ * ENOEXEC instead, which costs nothing when the file is a program. */
 static void base_opts(lp_spawn_opts *o, char **argv, const char *path, int pass[8], char ***owned)
 {
-    *owned = NULL;
+    if (owned)
+        *owned = NULL;
     o->argv = argv;
     o->exec_path = path;
-    if (plain_script(argv[0], path)) {
+    if (owned && plain_script(argv[0], path)) {
         *owned = script_argv(argv, path);
         o->argv = *owned;
         o->exec_path = sh_self_exe();
@@ -1070,13 +1073,19 @@ static int run_external(int argc, char **argv, char **assign_env, int flags)
     }
     int pass[8];
     lp_spawn_opts o = {0};
-    char **owned;
-    base_opts(&o, argv, path, pass, &owned);
+    base_opts(&o, argv, path, pass, NULL);
     o.env_set = assign_env;
     sh_flush();
     lp_proc *p;
     int r = lp_spawn(&p, &o);
-    free(owned);
+    if (r == -ENOEXEC) {
+        /* a script without #!: this shell runs it, as sh does */
+        char **nv = script_argv(argv, path);
+        o.argv = nv;
+        o.exec_path = sh_self_exe();
+        r = lp_spawn(&p, &o);
+        free(nv);
+    }
     if (r < 0) {
         int st = spawn_error(argv[0], r);
         free(path);
