@@ -30,6 +30,7 @@ extern "C" {
 
 /* Library-specific error codes, negative like errno values and outside errno's range. */
 #define LP_ECHECK (-4096) /* lp_run with .check: the child exited non-zero (result still filled) */
+#define LP_ESTOPPED (-4097) /* lp_pipeline_wait_job: a stage was stopped by a signal */
 
 /* Text for a code returned by any lp_ function (negative errno or LP_E*).  Never NULL. */
 const char *lp_strerror(int err);
@@ -93,6 +94,12 @@ typedef struct lp_spawn_opts {
                              the caller, so the child resets just these to SIG_DFL instead of
                              asking the kernel about all 64 (a shell passes its trapped
                              signals; saves ~60 syscalls per spawn).  NULL: check them all */
+    const sigset_t *sigdefault; /* set these to SIG_DFL in the child, even when the caller
+                             ignores them (posix_spawn's SETSIGDEF): an interactive shell that
+                             ignores SIGINT, SIGTSTP, SIGTTOU... gives its jobs the defaults */
+    bool tty_foreground;  /* the child's process group becomes the foreground group of the
+                             terminal `tty_fd` (tcsetpgrp) before exec: job control */
+    int tty_fd;
 } lp_spawn_opts;
 
 /* ---------------------------------------------------------------------------------------------
@@ -314,6 +321,14 @@ int lp_pipeline_communicate(lp_pipeline *pl, const void *in, size_t n, lp_buf *o
 
 /* Wait for every stage.  0 and *rc: the last stage's rc, or with pipefail the last non-zero
  * one (0 if none); with sigpipe_ok, -SIGPIPE counts as 0.  -ETIMEDOUT while a stage runs. */
+/* lp_pipeline_wait for a job-control shell: blocks until every stage has ended (0 and *rc, as
+ * lp_pipeline_wait), or until a stage is stopped by a signal (SIGTSTP, SIGSTOP, SIGTTIN...):
+ * then LP_ESTOPPED, nothing reaped, the pipeline still running; continue it with
+ * lp_pipeline_kill(pl, SIGCONT) and wait again.  Only for a pipeline in its own process group
+ * (the default LP_PGROUP_NEW), else -EINVAL. */
+int lp_pipeline_wait_job(lp_pipeline *pl, int *rc);
+/* The process group of the started pipeline (0 when it is the caller's). */
+pid_t lp_pipeline_pgid(const lp_pipeline *pl);
 int lp_pipeline_wait(lp_pipeline *pl, int timeout_ms, int *rc);
 
 /* Number of stages; one stage's rc (exit code or -signal; -EAGAIN before it was reaped); its

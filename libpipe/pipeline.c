@@ -74,6 +74,15 @@ static void opts_free(lp_spawn_opts *o)
     free((char *)o->cgroup);
     free((char *)o->exec_path);
     free((sigset_t *)o->handled_signals);
+    free((sigset_t *)o->sigdefault);
+}
+
+static sigset_t *sigset_dup(const sigset_t *set)
+{
+    sigset_t *d = set ? malloc(sizeof *d) : NULL;
+    if (d)
+        *d = *set;
+    return d;
 }
 
 static int opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s)
@@ -88,13 +97,8 @@ static int opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s)
     d->err.path = s->err.path ? strdup(s->err.path) : NULL;
     d->cgroup = s->cgroup ? strdup(s->cgroup) : NULL;
     d->exec_path = s->exec_path ? strdup(s->exec_path) : NULL;
-    d->handled_signals = NULL;
-    if (s->handled_signals) {
-        sigset_t *hs = malloc(sizeof *hs);
-        if (hs)
-            *hs = *s->handled_signals;
-        d->handled_signals = hs;
-    }
+    d->handled_signals = sigset_dup(s->handled_signals);
+    d->sigdefault = sigset_dup(s->sigdefault);
     d->pass_fds = NULL;
     if (s->n_pass_fds) {
         int *f = malloc(s->n_pass_fds * sizeof *f);
@@ -105,7 +109,7 @@ static int opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s)
     if (!d->argv || (s->env && !d->env) || (s->env_set && !d->env_set) || (s->cwd && !d->cwd) ||
         (s->in.path && !d->in.path) || (s->out.path && !d->out.path) ||
         (s->err.path && !d->err.path) || (s->cgroup && !d->cgroup) || (s->exec_path && !d->exec_path) ||
-        (s->handled_signals && !d->handled_signals) ||
+        (s->handled_signals && !d->handled_signals) || (s->sigdefault && !d->sigdefault) ||
         (s->n_pass_fds && !d->pass_fds)) {
         opts_free(d);
         return -ENOMEM;
@@ -497,6 +501,44 @@ static int wait_all(lp_pipeline *pl, lp_deadline d, int *rc)
 int lp_pipeline_wait(lp_pipeline *pl, int timeout_ms, int *rc)
 {
     return wait_all(pl, lp__deadline(timeout_ms), rc);
+}
+
+pid_t lp_pipeline_pgid(const lp_pipeline *pl)
+{
+    return pl->started ? pl->pgid : 0;
+}
+
+int lp_pipeline_wait_job(lp_pipeline *pl, int *rc)
+{
+    if (!pl->started || pl->start_err || !pl->own_group)
+        return pl->start_err ? pl->start_err : -EINVAL;
+    for (;;) {
+        /* everything ended? (reaps what has) */
+        bool running = false;
+        for (size_t i = 0; i < pl->n; i++)
+            if (lp_proc_wait(pl->st[i].p, 0, NULL) == -ETIMEDOUT)
+                running = true;
+        if (!running)
+            return wait_all(pl, lp__deadline(0), rc);
+        /* The group is ours alone (its leader is our first stage), so any state change in it is
+         * one of our stages.  WNOWAIT: an exit is left for lp_proc_wait to reap (above). */
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PGID, (id_t)pl->pgid, &si, WEXITED | WSTOPPED | WNOWAIT) < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ECHILD)
+                continue; /* all reaped meanwhile: the loop above sees it */
+            return -errno;
+        }
+        if (si.si_code == CLD_STOPPED) {
+            /* consume this stop report (the child stays ours, unreaped) */
+            siginfo_t s2;
+            while (waitid(P_PID, (id_t)si.si_pid, &s2, WSTOPPED) < 0 && errno == EINTR)
+                ;
+            return LP_ESTOPPED;
+        }
+    }
 }
 
 static int communicate(lp_pipeline *pl, const void *in, size_t n, lp_buf *out, lp_buf *err,

@@ -44,6 +44,7 @@ enum step {
     STEP_SETSID,
     STEP_SETPGID,
     STEP_CTTY,
+    STEP_TTY,
     STEP_PDEATHSIG,
     STEP_CHDIR,
     STEP_OPEN,   /* arg: stdio slot */
@@ -66,6 +67,7 @@ struct child {
     sigset_t mask;           /* mask to restore before exec */
     pid_t ppid;
     uint64_t sig_check;      /* bit sig-1: look at this signal's disposition in the child   */
+    uint64_t sig_default;    /* bit sig-1: set this signal to SIG_DFL whatever it was       */
     const char *cg_procs;    /* "<cgroup>/cgroup.procs" to join, or NULL */
     int report_fd;           /* write end of the error pipe, or -1 (see vm_shared)           */
     /* written by the child */
@@ -113,6 +115,8 @@ NO_SAN static void child_reset_signals(struct child *c)
         if (syscall(SYS_rt_sigaction, sig, NULL, &old, 8) != 0)
             continue;
         bool reset = old.handler != (void *)SIG_DFL && old.handler != (void *)SIG_IGN;
+        if (c->sig_default & (1ULL << (sig - 1)))
+            reset = old.handler != (void *)SIG_DFL;
         if (old.handler == (void *)SIG_IGN && (sig == SIGPIPE || sig == SIGXFSZ))
             reset = !c->o->keep_sigpipe;
         if (reset) {
@@ -238,6 +242,12 @@ NO_SAN static int child_main(void *arg)
     }
     if (c->pty_slave >= 0 && ioctl(c->pty_slave, TIOCSCTTY, 0) < 0)
         child_fail(c, STEP_CTTY, 0);
+    if (o->tty_foreground) {
+        /* every signal is blocked here, so a background group may do this without SIGTTOU */
+        pid_t pg = getpgid(0);
+        if (ioctl(o->tty_fd, TIOCSPGRP, &pg) < 0)
+            child_fail(c, STEP_TTY, 0);
+    }
     if (o->child_subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         child_fail(c, STEP_SUBREAPER, 0);
     if (o->die_with_parent) {
@@ -336,6 +346,9 @@ static void describe_failure(char *msg, const struct child *c, const lp_spawn_op
         break;
     case STEP_CTTY:
         lp__set_errmsg(msg, "pty: controlling terminal: %s", why);
+        break;
+    case STEP_TTY:
+        lp__set_errmsg(msg, "tty_foreground: fd %d: %s", o->tty_fd, why);
         break;
     case STEP_PDEATHSIG:
         lp__set_errmsg(msg, "die_with_parent: %s", why);
@@ -499,6 +512,12 @@ int lp_spawn(lp_proc **out, const lp_spawn_opts *o)
         for (int sig = 1; sig < 65; sig++)
             if (sigismember(o->handled_signals, sig) == 1)
                 c.sig_check |= 1ULL << (sig - 1);
+    }
+    if (o->sigdefault) {
+        for (int sig = 1; sig < 65; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP && sigismember(o->sigdefault, sig) == 1)
+                c.sig_default |= 1ULL << (sig - 1);
+        c.sig_check |= c.sig_default;
     }
     int report_rd = -1;
     int vm = __atomic_load_n(&vm_shared, __ATOMIC_RELAXED);

@@ -316,3 +316,62 @@ Test(pipeline, exec_path_skips_path_search)
     lp_result_free(&res);
     lp_pipeline_free(pl);
 }
+
+/* lp_pipeline_wait_job: a stop is reported, the job continues, then its end */
+Test(pipeline, wait_job_reports_stop_then_end)
+{
+    lp_pipeline *pl = lp_pipeline_new();
+    add(pl, (lp_spawn_opts){.argv = ARGV((char *)helper("lp-sleeper"), "30")});
+    add(pl, (lp_spawn_opts){.argv = ARGV("cat")});
+    cr_assert_eq(lp_pipeline_start(pl), 0, "%s", lp_pipeline_errmsg(pl));
+    cr_assert_gt(lp_pipeline_pgid(pl), 0);
+    cr_assert_eq(lp_pipeline_kill(pl, SIGSTOP), 0);
+    int rc = 12345;
+    cr_assert_eq(lp_pipeline_wait_job(pl, &rc), LP_ESTOPPED);
+    cr_assert_eq(rc, 12345);
+    cr_assert_str_eq(lp_strerror(LP_ESTOPPED), "stopped by a signal");
+    /* continue and end it: the next wait reports the end, every stage reaped */
+    cr_assert_eq(lp_pipeline_kill(pl, SIGCONT), 0);
+    cr_assert_eq(lp_pipeline_kill(pl, SIGTERM), 0);
+    cr_assert_eq(lp_pipeline_wait_job(pl, &rc), 0);
+    cr_assert_eq(rc, -SIGTERM);
+    cr_assert_eq(lp_pipeline_status(pl, 0), -SIGTERM);
+    lp_pipeline_free(pl);
+    int z;
+    cr_assert_eq(count_children(&z), 0);
+
+    /* not in its own group: refused */
+    pl = lp_pipeline_new();
+    lp_pipeline_set_pgroup(pl, LP_PGROUP_INHERIT);
+    add(pl, (lp_spawn_opts){.argv = ARGV("true")});
+    cr_assert_eq(lp_pipeline_start(pl), 0);
+    cr_assert_eq(lp_pipeline_wait_job(pl, &rc), -EINVAL);
+    cr_assert_eq(lp_pipeline_wait(pl, -1, &rc), 0);
+    lp_pipeline_free(pl);
+}
+
+/* sigdefault: a signal the caller ignores is at its default in the child */
+Test(pipeline, sigdefault_undoes_an_ignored_signal)
+{
+    signal(SIGUSR1, SIG_IGN);
+    sigset_t def;
+    sigemptyset(&def);
+    sigaddset(&def, SIGUSR1);
+    for (int with = 0; with < 2; with++) {
+        lp_pipeline *pl = lp_pipeline_new();
+        add(pl, (lp_spawn_opts){.argv = ARGV((char *)helper("lp-sleeper"), "30"),
+                                .sigdefault = with ? &def : NULL});
+        cr_assert_eq(lp_pipeline_start(pl), 0);
+        lp_pipeline_kill(pl, SIGUSR1);
+        int rc;
+        if (with) {
+            cr_assert_eq(lp_pipeline_wait(pl, 10000, &rc), 0);
+            cr_assert_eq(rc, -SIGUSR1);
+        } else {
+            /* still ignored: it runs on */
+            cr_assert_eq(lp_pipeline_wait(pl, 200, &rc), -ETIMEDOUT);
+        }
+        lp_pipeline_free(pl);
+    }
+    signal(SIGUSR1, SIG_DFL);
+}
