@@ -90,6 +90,8 @@ void src_free(src *s);
 int src_line(const src *s);
 /* The text read so far and the offset parsing has reached (for set -v). */
 const char *src_text(const src *s, size_t *at);
+/* Drop everything read so far and forget an end of input (an interactive line abandoned). */
+void src_discard(src *s);
 /* Drop consumed text (between complete commands of an endless stream). */
 void src_compact(src *s);
 

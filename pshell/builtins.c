@@ -466,6 +466,12 @@ static int status_arg(const char *name, int argc, char **argv, int *st)
 
 static int bi_exit(int argc, char **argv)
 {
+    if (sh.interactive && sh_stopped_jobs() && !sh.exit_warned) {
+        /* a second exit in a row leaves anyway (the jobs get SIGHUP) */
+        fprintf(stderr, "There are stopped jobs.\n");
+        sh.exit_warned_now = true;
+        return 1;
+    }
     int st;
     if (status_arg("exit", argc, argv, &st) < 0)
         st = 2;
@@ -1122,11 +1128,13 @@ static const struct {
     bool special;
 } table[] = {
     {".", bi_dot, true},          {":", bi_true, true},           {"[", bi_test, false},
-    {"alias", bi_alias, false},   {"break", bi_break, true},      {"cd", bi_cd, false},
+    {"alias", bi_alias, false},   {"bg", sh_bg, false},           {"break", bi_break, true},
+    {"cd", bi_cd, false},
     {"command", bi_command, false}, {"continue", bi_continue, true}, {"echo", bi_echo, false},
     {"eval", bi_eval, true},      {"exec", bi_exec, true},        {"exit", bi_exit, true},
-    {"export", bi_export, true},  {"false", bi_false, false},     {"getopts", bi_getopts, false},
-    {"hash", bi_hash, false},     {"jobs", sh_jobs, false},       {"kill", sh_kill, false},
+    {"export", bi_export, true},  {"false", bi_false, false},     {"fg", sh_fg, false},
+    {"getopts", bi_getopts, false}, {"hash", bi_hash, false},     {"history", bi_history, false},
+    {"jobs", sh_jobs, false},     {"kill", sh_kill, false},
     {"local", bi_local, false},   {"printf", bi_printf, false},   {"pwd", bi_pwd, false},
     {"read", bi_read, false},     {"readonly", bi_readonly, true}, {"return", bi_return, true},
     {"set", bi_set, true},        {"shift", bi_shift, true},      {"source", bi_dot, false},
@@ -1154,3 +1162,11 @@ builtin_fn builtin_get(const char *name, bool *special)
     *special = false;
     return NULL;
 }
+
+/* the builtin names, for completion */
+const char *const sh_builtin_names[] = {
+    ".", ":", "[", "alias", "bg", "break", "cd", "command", "continue", "echo", "eval", "exec",
+    "exit", "export", "false", "fg", "getopts", "hash", "history", "jobs", "kill", "local",
+    "printf", "pwd", "read", "readonly", "return", "set", "shift", "source", "test", "timeout",
+    "times", "trap", "true", "type", "umask", "unalias", "unset", "wait", NULL,
+};

@@ -21,9 +21,11 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 shell sh;
+static void hangup_stopped_jobs(void);
 
 void sh_error(const char *fmt, ...)
 {
@@ -193,6 +195,10 @@ char *sh_read_fd(int fd, size_t *len)
  * placeholder (/dev/null), so every descriptor the shell or libpipe opens (pidfds, pipes,
  * saved copies) lands at 10 or above and a user redirection can never clobber one. */
 static unsigned userfds; /* bit k: fd k (3..9) is open for the user */
+/* job control state used by base_opts (set up by sh_jobctl_init) */
+static int tty_fd = -1;
+static sigset_t jobsigs;
+static bool stages_fg; /* the stages being added belong to a foreground job */
 static sigset_t handled; /* signals with our handler: all a child must reset (lp_spawn hint) */
 static int nullfd = -1;
 
@@ -258,6 +264,11 @@ static void base_opts(lp_spawn_opts *o, char **argv, const char *path, int pass[
     o->pass_fds = pass;
     o->n_pass_fds = (size_t)pass_list(pass);
     o->handled_signals = &handled;
+    if (sh.monitor) {
+        o->sigdefault = &jobsigs;
+        o->tty_foreground = stages_fg;
+        o->tty_fd = tty_fd;
+    }
 }
 
 typedef struct undo {
@@ -659,6 +670,8 @@ void sh_exit(int status)
     sh_flush();
     if (sh.in_child)
         _exit(status & 255);
+    if (sh.monitor)
+        hangup_stopped_jobs();
     exit(status & 255);
 }
 
@@ -669,11 +682,17 @@ typedef struct job {
     pid_t pid;      /* last stage */
     char *cmd;
     bool done;
+    bool stopped;   /* job control: stopped by a signal (fg/bg continue it) */
     int status;
+    struct termios tmodes; /* the terminal modes it had when it stopped */
+    bool has_tmodes;
     struct job *next;
 } job;
 static job *jobs;
 static int next_job_id = 1;
+static void node_text(node *n, char *buf, size_t cap);
+static const char *job_state(const job *j, char *buf, size_t cap);
+static void set_pipestatus(lp_pipeline *pl);
 
 static int pl_status(lp_pipeline *pl, int rc)
 {
@@ -694,7 +713,7 @@ static void poll_jobs(void)
         }
 }
 
-static void add_job(lp_pipeline *pl, const char *cmd)
+static job *add_job(lp_pipeline *pl, const char *cmd)
 {
     poll_jobs();
     /* forget jobs that are done and whose status nobody can ask for any more (keep 1000) */
@@ -718,6 +737,7 @@ static void add_job(lp_pipeline *pl, const char *cmd)
     j->next = jobs;
     jobs = j;
     sh.lastbg = j->pid;
+    return j;
 }
 
 static void free_job(job *j)
@@ -828,13 +848,12 @@ int sh_jobs(int argc, char **argv)
         v[--k] = j;
     for (int i = 0; i < n; i++) {
         job *j = v[i];
+        char b[32];
         if (pids)
             printf("%ld\n", (long)j->pid);
-        else if (j->done)
-            printf("[%d] %c Done%s %s\n", j->id, i == n - 1 ? '+' : i == n - 2 ? '-' : ' ',
-                   j->status ? "(exit)" : "", j->cmd);
         else
-            printf("[%d] %c Running %s\n", j->id, i == n - 1 ? '+' : i == n - 2 ? '-' : ' ', j->cmd);
+            printf("[%d]%c  %-24s%s\n", j->id, i == n - 1 ? '+' : i == n - 2 ? '-' : ' ',
+                   job_state(j, b, sizeof b), j->cmd);
     }
     /* reported Done jobs are forgotten, as in sh */
     for (int i = 0; i < n; i++)
@@ -916,6 +935,224 @@ int sh_kill(int argc, char **argv)
     return rc;
 }
 
+/* ---- job control (an interactive shell on a terminal) ---------------------------------------
+ * Every foreground pipeline is a job in its own process group that owns the terminal while it
+ * runs; a stop (Ctrl-Z) makes it a stopped job kept in the table; fg/bg continue it.  The shell
+ * ignores SIGTSTP/SIGTTIN/SIGTTOU and its jobs get the defaults back (lp_spawn sigdefault). */
+static pid_t shell_pgid;
+static struct termios shell_tmodes;
+static bool have_tmodes;
+static volatile sig_atomic_t interrupted;
+
+void sh_note_interrupt(void)
+{
+    interrupted = 1;
+}
+
+void sh_clear_interrupt(void)
+{
+    interrupted = 0;
+}
+
+void sh_jobctl_init(void)
+{
+    for (int fd = 0; fd < 3 && tty_fd < 0; fd++)
+        if (isatty(fd))
+            tty_fd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    if (tty_fd < 0)
+        return;
+    /* started in the background of another job-control shell: wait to be in the foreground */
+    for (;;) {
+        pid_t fg = tcgetpgrp(tty_fd);
+        if (fg < 0 || fg == getpgrp())
+            break;
+        kill(-getpgrp(), SIGTTIN);
+    }
+    signal(SIGTSTP, SIG_IGN);
+    signal(SIGTTIN, SIG_IGN);
+    signal(SIGTTOU, SIG_IGN);
+    if (getpgrp() != getpid())
+        setpgid(0, 0);
+    shell_pgid = getpgrp();
+    tcsetpgrp(tty_fd, shell_pgid);
+    have_tmodes = tcgetattr(tty_fd, &shell_tmodes) == 0;
+    sigemptyset(&jobsigs);
+    sigaddset(&jobsigs, SIGINT);
+    sigaddset(&jobsigs, SIGQUIT);
+    sigaddset(&jobsigs, SIGTSTP);
+    sigaddset(&jobsigs, SIGTTIN);
+    sigaddset(&jobsigs, SIGTTOU);
+    sh.monitor = true;
+}
+
+static const char *job_state(const job *j, char *buf, size_t cap)
+{
+    if (j->stopped)
+        return "Stopped";
+    if (!j->done)
+        return "Running";
+    if (j->status == 0)
+        return "Done";
+    if (j->status > 128 && sh_signame(j->status - 128)) {
+        int sg = j->status - 128;
+        snprintf(buf, cap, "%s", sg == SIGTERM ? "Terminated" : sg == SIGKILL ? "Killed"
+                                 : sg == SIGINT ? "Interrupt" : sh_signame(sg));
+        return buf;
+    }
+    snprintf(buf, cap, "Done(%d)", j->status);
+    return buf;
+}
+
+static void print_job(const job *j, bool newline_first)
+{
+    char b[32];
+    fprintf(stderr, "%s[%d]%c  %-24s%s\n", newline_first ? "\n" : "", j->id, j == jobs ? '+' : ' ',
+            job_state(j, b, sizeof b), j->cmd);
+}
+
+/* the started foreground job pl: give it the terminal, wait for its end or its stop.  *kept:
+ * it stopped and is now in the job table (the caller must not free pl). */
+static int wait_fg(lp_pipeline *pl, const char *text, job *j, bool *kept)
+{
+    *kept = false;
+    pid_t pg = lp_pipeline_pgid(pl);
+    if (tty_fd >= 0 && pg > 0)
+        tcsetpgrp(tty_fd, pg);
+    int rc = 0;
+    int r = lp_pipeline_wait_job(pl, &rc);
+    if (tty_fd >= 0)
+        tcsetpgrp(tty_fd, shell_pgid);
+    if (r == LP_ESTOPPED) {
+        if (!j)
+            j = add_job(pl, text);
+        j->stopped = true;
+        if (have_tmodes) {
+            j->has_tmodes = tcgetattr(tty_fd, &j->tmodes) == 0;
+            tcsetattr(tty_fd, TCSADRAIN, &shell_tmodes);
+        }
+        print_job(j, true);
+        *kept = true;
+        return 128 + SIGTSTP;
+    }
+    if (have_tmodes)
+        tcsetattr(tty_fd, TCSADRAIN, &shell_tmodes); /* a job that changed the modes */
+    if (r < 0)
+        lp_pipeline_wait(pl, -1, &rc);
+    if (rc == -SIGINT) {
+        interrupted = 1; /* like the shell itself got the Ctrl-C: the rest of the list stops */
+        fputc('\n', stderr);
+    } else if (rc == -SIGQUIT)
+        fputs("Quit\n", stderr);
+    set_pipestatus(pl);
+    return lp_rc_shell(rc);
+}
+
+/* start pl as a job of its own and wait in the foreground; frees pl unless it stopped */
+static int run_fg_job(lp_pipeline *pl, const char *text)
+{
+    sh_flush();
+    int r = lp_pipeline_start(pl);
+    if (r < 0) {
+        sh_error("%s", lp_pipeline_errmsg(pl));
+        lp_pipeline_free(pl);
+        return r == -ENOENT ? 127 : 126;
+    }
+    bool kept;
+    int st = wait_fg(pl, text, NULL, &kept);
+    if (!kept)
+        lp_pipeline_free(pl);
+    return st;
+}
+
+static job *current_job(void)
+{
+    for (job *j = jobs; j; j = j->next)
+        if (j->stopped)
+            return j;
+    for (job *j = jobs; j; j = j->next)
+        if (!j->done)
+            return j;
+    return NULL;
+}
+
+static job *job_arg(const char *name, int argc, char **argv)
+{
+    job *j = argc > 1 ? find_job(argv[1]) : current_job();
+    if (!j)
+        sh_error("%s: %s: no such job", name, argc > 1 ? argv[1] : "current");
+    return j;
+}
+
+int sh_fg(int argc, char **argv)
+{
+    if (!sh.monitor) {
+        sh_error("fg: no job control");
+        return 1;
+    }
+    job *j = job_arg("fg", argc, argv);
+    if (!j)
+        return 1;
+    fprintf(stderr, "%s\n", j->cmd);
+    if (j->stopped && j->has_tmodes)
+        tcsetattr(tty_fd, TCSADRAIN, &j->tmodes);
+    pid_t pg = lp_pipeline_pgid(j->pl);
+    if (pg > 0)
+        tcsetpgrp(tty_fd, pg);
+    lp_pipeline_kill(j->pl, SIGCONT);
+    j->stopped = false;
+    bool kept;
+    int st = wait_fg(j->pl, j->cmd, j, &kept);
+    if (!kept)
+        free_job(j);
+    return st;
+}
+
+int sh_bg(int argc, char **argv)
+{
+    if (!sh.monitor) {
+        sh_error("bg: no job control");
+        return 1;
+    }
+    job *j = job_arg("bg", argc, argv);
+    if (!j)
+        return 1;
+    lp_pipeline_kill(j->pl, SIGCONT);
+    j->stopped = false;
+    fprintf(stderr, "[%d] %s &\n", j->id, j->cmd);
+    return 0;
+}
+
+bool sh_stopped_jobs(void)
+{
+    for (job *j = jobs; j; j = j->next)
+        if (j->stopped)
+            return true;
+    return false;
+}
+
+/* before a prompt: report the jobs that ended, and forget them */
+void sh_notify_jobs(void)
+{
+    poll_jobs();
+    for (job *j = jobs, *nx; j; j = nx) {
+        nx = j->next;
+        if (j->done) {
+            print_job(j, false);
+            free_job(j);
+        }
+    }
+}
+
+/* leaving an interactive shell: stopped jobs would stay stopped forever */
+static void hangup_stopped_jobs(void)
+{
+    for (job *j = jobs; j; j = j->next)
+        if (j->stopped) {
+            lp_pipeline_kill(j->pl, SIGHUP);
+            lp_pipeline_kill(j->pl, SIGCONT);
+        }
+}
+
 /* ---- running nodes in children --------------------------------------------------------------- */
 typedef struct child_arg {
     node *n;          /* a node to run, or */
@@ -930,6 +1167,13 @@ static int child_main(void *arg)
 {
     child_arg *c = arg;
     sh.in_child = true;
+    if (sh.monitor) {
+        /* a subshell of an interactive shell: no job control, default job signals */
+        sh.monitor = false;
+        int js[] = {SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU};
+        for (size_t k = 0; k < sizeof js / sizeof js[0]; k++)
+            signal(js[k], SIG_DFL);
+    }
     sh.interactive = false;
     reset_traps_in_child();
     int st;
@@ -1020,6 +1264,17 @@ const char *sh_self_exe(void)
     return buf;
 }
 
+/* a command line for job listings */
+static void argv_text(char **argv, char *buf, size_t cap)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; argv[i] && k + 2 < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? " " : "", argv[i]);
+    if (k >= cap)
+        buf[cap - 1] = 0;
+}
+
 /* Run an external program and wait (or exec it when this is the last act of a child). */
 static int run_external(int argc, char **argv, char **assign_env, int flags)
 {
@@ -1073,6 +1328,26 @@ static int run_external(int argc, char **argv, char **assign_env, int flags)
     }
     int pass[8];
     lp_spawn_opts o = {0};
+    if (sh.monitor && !sh.in_child) {
+        /* job control: the command is a job of its own that owns the terminal */
+        stages_fg = true;
+        char **owned;
+        base_opts(&o, argv, path, pass, &owned);
+        stages_fg = false;
+        o.env_set = assign_env;
+        lp_pipeline *pl = lp_pipeline_new();
+        int r = lp_pipeline_add(pl, &o);
+        free(owned);
+        free(path);
+        if (r < 0) {
+            lp_pipeline_free(pl);
+            sh_error("%s: %s", argv[0], lp_strerror(r));
+            return 126;
+        }
+        char text[256];
+        argv_text(argv, text, sizeof text);
+        return run_fg_job(pl, text);
+    }
     base_opts(&o, argv, path, pass, NULL);
     o.env_set = assign_env;
     sh_flush();
@@ -1430,18 +1705,27 @@ static int exec_pipe(node *n, int flags)
         sh_error("pipeline: out of memory");
         return 2;
     }
-    lp_pipeline_set_pgroup(pl, LP_PGROUP_INHERIT);
+    bool as_job = sh.monitor && !sh.in_child; /* job control: its own group, the terminal */
+    if (!as_job)
+        lp_pipeline_set_pgroup(pl, LP_PGROUP_INHERIT);
     lp_pipeline_set_pipefail(pl, sh.pipefail);
     child_arg *cas = xcalloc((size_t)n->pipe.n, sizeof *cas);
     int st = 0;
+    stages_fg = as_job;
     for (int i = 0; i < n->pipe.n && !st; i++)
         st = add_stage(pl, n->pipe.v[i], &cas[i], NULL);
+    stages_fg = false;
+    bool kept = false;
     if (!st) {
         sh_flush();
         int r = lp_pipeline_start(pl);
         if (r < 0) {
             sh_error("%s", lp_pipeline_errmsg(pl));
             st = r == -ENOENT ? 127 : 126;
+        } else if (as_job) {
+            char text[256];
+            node_text(n, text, sizeof text);
+            st = wait_fg(pl, text, NULL, &kept);
         } else {
             int rc = 0;
             lp_pipeline_wait(pl, -1, &rc);
@@ -1449,7 +1733,8 @@ static int exec_pipe(node *n, int flags)
             set_pipestatus(pl);
         }
     }
-    lp_pipeline_free(pl);
+    if (!kept)
+        lp_pipeline_free(pl);
     free(cas);
     if (n->pipe.bang)
         st = !st;
@@ -1460,11 +1745,13 @@ static int exec_pipe(node *n, int flags)
 static int exec_in_child(node *n, bool bg, const char *text)
 {
     lp_pipeline *pl = lp_pipeline_new();
-    lp_pipeline_set_pgroup(pl, LP_PGROUP_INHERIT);
+    bool as_job = sh.monitor && !sh.in_child; /* job control: a group of its own */
+    if (!as_job)
+        lp_pipeline_set_pgroup(pl, LP_PGROUP_INHERIT);
     child_arg ca = {.n = n};
     lp_spawn_opts io = {0};
-    if (bg && !sh.interactive)
-        io.in = LP_DEVNULL;
+    if (bg && !sh.monitor)
+        io.in = LP_DEVNULL; /* POSIX: without job control, & reads /dev/null */
     int st;
     if (n->t == N_PIPE && bg) {
         child_arg *cas = xcalloc((size_t)n->pipe.n, sizeof *cas);
@@ -1481,7 +1768,9 @@ static int exec_in_child(node *n, bool bg, const char *text)
                 lp_pipeline_free(pl);
                 return 126;
             }
-            add_job(pl, text);
+            job *j = add_job(pl, text);
+            if (sh.interactive)
+                fprintf(stderr, "[%d] %ld\n", j->id, (long)j->pid);
             return 0;
         }
         free(cas);
@@ -1504,8 +1793,17 @@ static int exec_in_child(node *n, bool bg, const char *text)
         return r == -ENOENT ? 127 : 126;
     }
     if (bg) {
-        add_job(pl, text);
+        job *j = add_job(pl, text);
+        if (sh.interactive)
+            fprintf(stderr, "[%d] %ld\n", j->id, (long)j->pid);
         return 0;
+    }
+    if (as_job) {
+        bool kept;
+        int st2 = wait_fg(pl, "( ... )", NULL, &kept);
+        if (!kept)
+            lp_pipeline_free(pl);
+        return st2;
     }
     int rc = 0;
     lp_pipeline_wait(pl, -1, &rc);
@@ -1984,6 +2282,11 @@ int exec_node(node *n, int flags)
 {
     if (!n)
         return sh.status = 0;
+    if (interrupted && sh.interactive) {
+        /* Ctrl-C reached the shell (or killed the foreground job): drop the rest */
+        sh.ctl = CTL_INTR;
+        return sh.status = 130;
+    }
     if (sh.noexec && !sh.interactive)
         return 0;
     int st;

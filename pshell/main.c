@@ -11,10 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef HAVE_READLINE
-#include <readline/history.h>
-#include <readline/readline.h>
-#endif
 
 int sh_set_option(char letter, const char *name, bool on);
 extern char **environ;
@@ -78,55 +74,6 @@ static int more_stdin(src *s, void *ctx)
     return got;
 }
 
-#ifdef HAVE_READLINE
-static bool rl_first = true;
-static int more_readline(src *s, void *ctx)
-{
-    (void)ctx;
-    const char *ps = var_get(rl_first ? "PS1" : "PS2");
-    rl_first = false;
-    sh_flush();
-    char *line = readline(ps ? ps : "");
-    if (!line)
-        return 0;
-    if (*line)
-        add_history(line);
-    src_append(s, line, strlen(line));
-    src_append(s, "\n", 1);
-    free(line);
-    return 1;
-}
-
-static int run_interactive(void)
-{
-    src *s = src_new("stdin", "", 0, more_readline, NULL);
-    for (;;) {
-        rl_first = true;
-        arena *a = arena_new();
-        node *n = NULL;
-        int r = parse_next(s, a, &n, false);
-        if (r == 0) {
-            arena_free(a);
-            break;
-        }
-        if (r < 0) {
-            sh.status = 2;
-        } else if (n) {
-            exec_node(n, 0);
-            if (ast_defines_function(n)) {
-                /* kept for the function's lifetime (interactive sessions define few) */
-                a = NULL;
-            }
-        }
-        arena_free(a);
-        src_compact(s);
-        sh.ctl = CTL_NONE;
-    }
-    src_free(s);
-    putchar('\n');
-    return sh.status;
-}
-#endif
 
 static void init_state(void)
 {
@@ -265,12 +212,11 @@ int main(int argc, char **argv)
     sh.arg0 = xstrdup(argv[0]);
     sh.name = "stdin";
     pos_set(argc - i, argv + i);
-#ifdef HAVE_READLINE
     if (isatty(0) && isatty(2) && !parse_only) {
-        sh.interactive = true;
-        sh_exit(run_interactive());
+        int st = sh_interactive_main();
+        if (st >= 0)
+            sh_exit(st);
     }
-#endif
     if (parse_only) {
         src *v = src_new("stdin", "", 0, more_stdin, NULL);
         int r = sh_run_src(v, true);

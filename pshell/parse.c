@@ -115,6 +115,13 @@ int src_line(const src *s)
     return s->line;
 }
 
+void src_discard(src *s)
+{
+    s->pos = s->len;
+    s->eof = false;
+    src_compact(s);
+}
+
 const char *src_text(const src *s, size_t *at)
 {
     *at = s->pos;

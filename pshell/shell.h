@@ -17,7 +17,7 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 
 /* ---- state ---------------------------------------------------------------------------------- */
-enum ctl { CTL_NONE, CTL_BREAK, CTL_CONTINUE, CTL_RETURN, CTL_EXIT };
+enum ctl { CTL_NONE, CTL_BREAK, CTL_CONTINUE, CTL_RETURN, CTL_EXIT, CTL_INTR };
 
 typedef struct shell {
     int status;        /* $? */
@@ -38,11 +38,18 @@ typedef struct shell {
     char *pipestatus;  /* the last pipeline's statuses */
     int errexit_off;   /* > 0 inside if/while conditions, && || left sides, ! */
     bool special_error; /* a special builtin reported an error (a script ends) */
+    bool exit_warned;     /* interactive: the previous command was an exit refused for stopped jobs */
+    bool exit_warned_now; /* ... and this one was */
 } shell;
 extern shell sh;
 
 bool sh_is_name(const char *s);
 bool sh_is_assignment(const char *w);
+
+typedef struct strlist {
+    char **v;
+    int n, cap;
+} strlist;
 
 /* ---- vars.c --------------------------------------------------------------------------------- */
 #define V_EXPORT 1
@@ -79,12 +86,13 @@ void alias_set(const char *name, const char *val);
 int alias_unset(const char *name);
 void alias_print(const char *name); /* NULL: all */
 void alias_clear(void);
+/* sorted names, for completion (appended to out) */
+void sh_var_names(strlist *out);
+void sh_func_names(strlist *out);
+void sh_alias_names(strlist *out);
+extern const char *const sh_builtin_names[];
 
 /* ---- expand.c ------------------------------------------------------------------------------- */
-typedef struct strlist {
-    char **v;
-    int n, cap;
-} strlist;
 void sl_push(strlist *l, char *s); /* takes ownership */
 void sl_free(strlist *l);
 
@@ -113,6 +121,16 @@ int sh_run_src(src *s, bool validate);                    /* run to the end of t
 void sh_exit(int status) __attribute__((noreturn));       /* EXIT trap, flush, leave */
 void sh_flush(void);
 void sh_fd_init(void);                                   /* at start: descriptors 3..9 */
+/* job control (exec.c) and the interactive shell (interactive.c) */
+void sh_jobctl_init(void);      /* an interactive shell on a terminal: own group, the terminal */
+void sh_note_interrupt(void);   /* Ctrl-C reached the shell: the running command list stops */
+void sh_clear_interrupt(void);
+void sh_notify_jobs(void);      /* before a prompt: "[1]+ Done ..." */
+bool sh_stopped_jobs(void);
+int sh_fg(int argc, char **argv);
+int sh_bg(int argc, char **argv);
+int sh_interactive_main(void);  /* the read-eval loop on a terminal; its exit status */
+int bi_history(int argc, char **argv);
 int sh_wait_jobs(int argc, char **argv);                  /* the wait builtin */
 int sh_jobs(int argc, char **argv);
 int sh_kill(int argc, char **argv);

@@ -472,3 +472,30 @@ void alias_print(const char *name)
     }
     free(v);
 }
+
+/* ---- names, for completion ------------------------------------------------------------------ */
+static void names_of(table *t, strlist *out, bool vars_only)
+{
+    if (!t->b)
+        return;
+    entry **v = sorted(t);
+    for (entry **p = v; *p; p++)
+        if (!vars_only || (*p)->val)
+            sl_push(out, xstrdup((*p)->name));
+    free(v);
+}
+
+void sh_var_names(strlist *out)
+{
+    names_of(&vars, out, true);
+}
+
+void sh_func_names(strlist *out)
+{
+    names_of(&funcs, out, false);
+}
+
+void sh_alias_names(strlist *out)
+{
+    names_of(&aliases, out, false);
+}
