@@ -361,7 +361,8 @@ static const struct { const char *name; char letter; bool *flag; } options[] = {
     {"allexport", 'a', &sh.allexport}, {"errexit", 'e', &sh.errexit}, {"noglob", 'f', &sh.noglob},
     {"monitor", 'm', &sh.monitor},     {"noexec", 'n', &sh.noexec},   {"nounset", 'u', &sh.nounset},
     {"verbose", 'v', &sh.verbose},     {"xtrace", 'x', &sh.xtrace},   {"noclobber", 'C', &sh.noclobber},
-    {"pipefail", 0, &sh.pipefail},     {NULL, 0, NULL},
+    {"pipefail", 0, &sh.pipefail},     {"vi", 0, &sh.vi_mode},         {"emacs", 0, &sh.emacs_mode},
+    {NULL, 0, NULL},
 };
 
 int sh_set_option(char letter, const char *name, bool on);
@@ -371,6 +372,13 @@ int sh_set_option(char letter, const char *name, bool on)
     for (int i = 0; options[i].flag; i++)
         if ((letter && options[i].letter == letter) || (name && strcmp(options[i].name, name) == 0)) {
             *options[i].flag = on;
+            if (options[i].flag == &sh.vi_mode || options[i].flag == &sh.emacs_mode) {
+                /* the line editor's mode: one of the two, as in bash */
+                bool vi = options[i].flag == &sh.vi_mode ? on : !on;
+                sh.vi_mode = vi;
+                sh.emacs_mode = !vi;
+                sh_set_editing_mode(vi);
+            }
             return 0;
         }
     return -1;

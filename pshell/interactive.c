@@ -41,6 +41,11 @@ static int signal_hook(void)
 }
 
 
+void sh_set_editing_mode(bool vi)
+{
+    rl_variable_bind("editing-mode", vi ? "vi" : "emacs");
+}
+
 /* ---- history ------------------------------------------------------------------------------- */
 static char *histfile;
 
@@ -478,6 +483,7 @@ int sh_interactive_main(void)
     rl_catch_signals = 0;
     rl_signal_event_hook = signal_hook;
     rl_readline_name = "pshell";
+    sh.emacs_mode = rl_editing_mode == 1; /* readline: 1 emacs, 0 vi (an ~/.inputrc may say vi) */
     rl_attempted_completion_function = complete;
     rl_filename_quoting_function = quote_filename;
     rl_filename_dequoting_function = dequote_filename;
@@ -538,6 +544,11 @@ int sh_interactive_main(void)
 }
 
 #else /* no readline: read lines plainly */
+void sh_set_editing_mode(bool vi)
+{
+    (void)vi;
+}
+
 int sh_interactive_main(void)
 {
     sh.interactive = true;

@@ -29,6 +29,7 @@ typedef struct shell {
     bool in_child;     /* a forked subshell: exit leaves with _exit after flushing */
     /* set -o */
     bool errexit, nounset, xtrace, pipefail, noglob, noclobber, allexport, verbose, noexec, monitor;
+    bool vi_mode, emacs_mode; /* set -o vi / emacs: readline's editing mode */
     /* control flow in progress */
     enum ctl ctl;
     int ctl_n;         /* break/continue levels left */
@@ -131,6 +132,7 @@ int sh_fg(int argc, char **argv);
 int sh_bg(int argc, char **argv);
 int sh_interactive_main(void);  /* the read-eval loop on a terminal; its exit status */
 int bi_history(int argc, char **argv);
+void sh_set_editing_mode(bool vi); /* readline: vi or emacs keys */
 int sh_wait_jobs(int argc, char **argv);                  /* the wait builtin */
 int sh_jobs(int argc, char **argv);
 int sh_kill(int argc, char **argv);
