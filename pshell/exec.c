@@ -2015,23 +2015,32 @@ static int run_with_timeout(lp_pipeline *pl, long ms, long kill_ms, int sig, boo
         sh_error("timeout: %s", lp_pipeline_errmsg(pl));
         return r == -ENOENT ? 127 : 126;
     }
-    int rc = 0;
+    /* interactive: the timed job owns the terminal while it runs (Ctrl-C reaches it) */
+    bool fg = sh.monitor && !sh.in_child && tty_fd >= 0;
+    if (fg)
+        tcsetpgrp(tty_fd, lp_pipeline_pgid(pl));
+    int rc = 0, st;
     r = ms > 0 ? lp_pipeline_wait(pl, (int)ms, &rc) : lp_pipeline_wait(pl, -1, &rc);
-    if (r != -ETIMEDOUT)
-        return lp_rc_shell(rc);
-    lp_pipeline_kill(pl, sig);
-    if (sig != SIGKILL)
-        lp_pipeline_kill(pl, SIGCONT);
-    r = lp_pipeline_wait(pl, kill_ms >= 0 ? (int)kill_ms : -1, &rc);
-    bool killed = false;
-    if (r == -ETIMEDOUT) {
-        lp_pipeline_kill(pl, SIGKILL);
-        lp_pipeline_wait(pl, -1, &rc);
-        killed = true;
+    if (r != -ETIMEDOUT) {
+        st = lp_rc_shell(rc);
+    } else {
+        lp_pipeline_kill(pl, sig);
+        if (sig != SIGKILL)
+            lp_pipeline_kill(pl, SIGCONT);
+        r = lp_pipeline_wait(pl, kill_ms >= 0 ? (int)kill_ms : -1, &rc);
+        if (r == -ETIMEDOUT) {
+            lp_pipeline_kill(pl, SIGKILL);
+            lp_pipeline_wait(pl, -1, &rc);
+            st = 128 + SIGKILL;
+        } else
+            st = preserve ? lp_rc_shell(rc) : 124;
     }
-    if (killed)
-        return 128 + SIGKILL;
-    return preserve ? lp_rc_shell(rc) : 124;
+    if (fg) {
+        tcsetpgrp(tty_fd, shell_pgid);
+        if (have_tmodes)
+            tcsetattr(tty_fd, TCSADRAIN, &shell_tmodes);
+    }
+    return st;
 }
 
 int bi_timeout(int argc, char **argv);
@@ -2055,7 +2064,9 @@ int bi_timeout(int argc, char **argv)
         int pass[8];
         lp_spawn_opts o = {0};
         char **owned;
+        stages_fg = sh.monitor && !sh.in_child;
         base_opts(&o, argv + i, path, pass, &owned);
+        stages_fg = false;
         lp_pipeline_add(pl, &o);
         free(owned);
         free(path);
