@@ -85,9 +85,13 @@ static void init_state(void)
     var_set("PPID", buf, 0);
     var_set("IFS", " \t\n", 0);
     var_set("OPTIND", "1", 0);
-    var_set("PS1", geteuid() == 0 ? "# " : "$ ", 0);
-    var_set("PS2", "> ", 0);
-    var_set("PS4", "+ ", 0);
+    /* prompts from the environment are kept (IFS is always reset, as POSIX asks) */
+    if (!var_get("PS1"))
+        var_set("PS1", geteuid() == 0 ? "# " : "$ ", 0);
+    if (!var_get("PS2"))
+        var_set("PS2", "> ", 0);
+    if (!var_get("PS4"))
+        var_set("PS4", "+ ", 0);
     if (!var_get("PATH"))
         var_set("PATH", "/usr/local/bin:/usr/bin:/bin", 0);
     /* PWD: the inherited one if it names this directory, else the physical path */
