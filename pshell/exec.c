@@ -2313,6 +2313,8 @@ int exec_node(node *n, int flags)
         st = exec_body(n, flags);
     if (sh.ctl == CTL_EXIT)
         return st;
+    if (sh.ctl == CTL_INTR)
+        st = 130; /* interrupted by Ctrl-C, whatever ran last */
     sh.status = st;
     if (n->t != N_PIPE || n->pipe.n == 1) {
         /* a command that is not a multi-stage pipeline is a pipeline of one */
