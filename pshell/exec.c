@@ -1075,31 +1075,37 @@ static job *current_job(void)
     return NULL;
 }
 
-static job *job_arg(const char *name, int argc, char **argv)
+/* the job fg/bg act on (named, or the current one), continued with SIGCONT; NULL: reported */
+static job *continue_job(const char *name, int argc, char **argv)
 {
+    if (!sh.monitor) {
+        sh_error("%s: no job control", name);
+        return NULL;
+    }
     job *j = argc > 1 ? find_job(argv[1]) : current_job();
-    if (!j)
+    if (!j) {
         sh_error("%s: %s: no such job", name, argc > 1 ? argv[1] : "current");
+        return NULL;
+    }
+    if (name[0] == 'f') {
+        /* the terminal first (with the modes the job had), then the signal */
+        fprintf(stderr, "%s\n", j->cmd);
+        if (j->stopped && j->has_tmodes)
+            tcsetattr(tty_fd, TCSADRAIN, &j->tmodes);
+        pid_t pg = lp_pipeline_pgid(j->pl);
+        if (pg > 0)
+            tcsetpgrp(tty_fd, pg);
+    }
+    lp_pipeline_kill(j->pl, SIGCONT);
+    j->stopped = false;
     return j;
 }
 
 int sh_fg(int argc, char **argv)
 {
-    if (!sh.monitor) {
-        sh_error("fg: no job control");
-        return 1;
-    }
-    job *j = job_arg("fg", argc, argv);
+    job *j = continue_job("fg", argc, argv);
     if (!j)
         return 1;
-    fprintf(stderr, "%s\n", j->cmd);
-    if (j->stopped && j->has_tmodes)
-        tcsetattr(tty_fd, TCSADRAIN, &j->tmodes);
-    pid_t pg = lp_pipeline_pgid(j->pl);
-    if (pg > 0)
-        tcsetpgrp(tty_fd, pg);
-    lp_pipeline_kill(j->pl, SIGCONT);
-    j->stopped = false;
     bool kept;
     int st = wait_fg(j->pl, j->cmd, j, &kept);
     if (!kept)
@@ -1109,15 +1115,9 @@ int sh_fg(int argc, char **argv)
 
 int sh_bg(int argc, char **argv)
 {
-    if (!sh.monitor) {
-        sh_error("bg: no job control");
-        return 1;
-    }
-    job *j = job_arg("bg", argc, argv);
+    job *j = continue_job("bg", argc, argv);
     if (!j)
         return 1;
-    lp_pipeline_kill(j->pl, SIGCONT);
-    j->stopped = false;
     fprintf(stderr, "[%d] %s &\n", j->id, j->cmd);
     return 0;
 }
