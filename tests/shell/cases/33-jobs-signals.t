@@ -308,3 +308,13 @@ sh -c umask
 0027
 0027
 --- status 0
+
+### fg and bg need job control: a script gets an error [pshell-only]
+fg 2>/dev/null
+echo "fg=$?"
+bg %1 2>/dev/null
+echo "bg=$?"
+--- stdout
+fg=1
+bg=1
+--- status 0
