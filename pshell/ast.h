@@ -100,7 +100,8 @@ void src_compact(src *s);
  * `no_alias` parses without alias substitution (whole-script validation). */
 int parse_next(src *s, arena *a, node **out, bool no_alias);
 /* The command list of "$(...)" whose text starts at s (just after "$(").  *end gets the index
- * of the closing ')'.  NULL on a syntax error (reported, naming `where`). */
+ * of the closing ')'.  NULL for an empty list, or on a syntax error (reported, naming `where`;
+ * then *end is (size_t)-1). */
 node *parse_cmdsub(const char *s, size_t len, size_t *end, arena *a, const char *where, int line);
 /* Index just past the substitution starting at s[i] ("$(", "$((", "${" or "`"), or (size_t)-1
  * if it does not end within len. */

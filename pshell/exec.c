@@ -266,7 +266,7 @@ static void base_opts(lp_spawn_opts *o, char **argv, const char *path, int pass[
     o->handled_signals = &handled;
     if (sh.monitor) {
         o->sigdefault = &jobsigs;
-        o->tty_foreground = stages_fg;
+        o->tty_foreground = stages_fg && tty_fd >= 0;
         o->tty_fd = tty_fd;
     }
 }
@@ -460,6 +460,7 @@ static volatile sig_atomic_t any_pending;
 static bool in_trap;
 
 static int sigpipe_fd[2] = {-1, -1}; /* self-pipe: a trapped signal interrupts `wait` */
+static volatile sig_atomic_t interrupted; /* interactive: Ctrl-C reached the shell */
 
 
 static void on_signal(int sig)
@@ -473,6 +474,32 @@ static void on_signal(int sig)
             errno = e;
         }
     }
+}
+
+static void drain_sigpipe(void);
+static void make_sigpipe(void)
+{
+    if (sigpipe_fd[0] < 0 && pipe2(sigpipe_fd, O_CLOEXEC | O_NONBLOCK) == 0) {
+        /* above the user's descriptors */
+        for (int k = 0; k < 2; k++) {
+            int m = fcntl(sigpipe_fd[k], F_DUPFD_CLOEXEC, 10);
+            if (m >= 0) {
+                close(sigpipe_fd[k]);
+                sigpipe_fd[k] = m;
+                fcntl(m, F_SETFL, O_NONBLOCK);
+            }
+        }
+    }
+}
+
+int sh_signal_fd(void)
+{
+    return sigpipe_fd[0];
+}
+
+void sh_drain_signal_fd(void)
+{
+    drain_sigpipe();
 }
 
 static void drain_sigpipe(void)
@@ -629,17 +656,7 @@ int sh_trap(int argc, char **argv)
         traps[s] = xstrdup(action);
         if (s == 0)
             continue;
-        if (sigpipe_fd[0] < 0 && pipe2(sigpipe_fd, O_CLOEXEC | O_NONBLOCK) == 0) {
-            /* above the user's descriptors */
-            for (int k = 0; k < 2; k++) {
-                int m = fcntl(sigpipe_fd[k], F_DUPFD_CLOEXEC, 10);
-                if (m >= 0) {
-                    close(sigpipe_fd[k]);
-                    sigpipe_fd[k] = m;
-                    fcntl(m, F_SETFL, O_NONBLOCK);
-                }
-            }
-        }
+        make_sigpipe();
         if (!action[0]) {
             signal(s, SIG_IGN);
         } else {
@@ -683,6 +700,7 @@ typedef struct job {
     char *cmd;
     bool done;
     bool stopped;   /* job control: stopped by a signal (fg/bg continue it) */
+    bool stop_reported; /* its Stopped notice was printed */
     int status;
     struct termios tmodes; /* the terminal modes it had when it stopped */
     bool has_tmodes;
@@ -700,7 +718,8 @@ static int pl_status(lp_pipeline *pl, int rc)
     return lp_rc_shell(rc);
 }
 
-/* collect finished jobs without blocking (so no zombie lingers) */
+/* collect finished jobs without blocking (so no zombie lingers); with job control also see
+ * a background job stopped by a signal (SIGTTIN, SIGSTOP) */
 static void poll_jobs(void)
 {
     for (job *j = jobs; j; j = j->next)
@@ -708,7 +727,16 @@ static void poll_jobs(void)
             int rc;
             if (lp_pipeline_wait(j->pl, 0, &rc) == 0) {
                 j->done = true;
+                j->stopped = false;
                 j->status = pl_status(j->pl, rc);
+            } else if (sh.monitor && !j->stopped && lp_pipeline_pgid(j->pl) > 0) {
+                siginfo_t si;
+                memset(&si, 0, sizeof si);
+                if (waitid(P_PGID, (id_t)lp_pipeline_pgid(j->pl), &si, WSTOPPED | WNOHANG) == 0 &&
+                    si.si_pid != 0) {
+                    j->stopped = true;
+                    j->stop_reported = false;
+                }
             }
         }
 }
@@ -758,13 +786,15 @@ static int wait_job(job *j)
     if (!j->done) {
         int rc;
         drain_sigpipe();
+        if (interrupted && sh.interactive)
+            return 130;
         if (any_pending && first_pending())
             return 128 + first_pending();
         lp_set_wait_interrupt(sigpipe_fd[0]);
         int r = lp_pipeline_wait(j->pl, -1, &rc);
         lp_set_wait_interrupt(-1);
         if (r == -EINTR)
-            return 128 + first_pending();
+            return interrupted && sh.interactive ? 130 : 128 + first_pending();
         j->done = true;
         j->status = pl_status(j->pl, rc);
     }
@@ -808,7 +838,7 @@ int sh_wait_jobs(int argc, char **argv)
     if (argc <= 1) {
         while (jobs) {
             int st = wait_job(jobs);
-            if (st > 128 && any_pending)
+            if (st > 128 && (any_pending || (interrupted && sh.interactive)))
                 return st; /* traps run after the builtin */
         }
         return 0;
@@ -942,11 +972,15 @@ int sh_kill(int argc, char **argv)
 static pid_t shell_pgid;
 static struct termios shell_tmodes;
 static bool have_tmodes;
-static volatile sig_atomic_t interrupted;
 
 void sh_note_interrupt(void)
 {
     interrupted = 1;
+    if (sigpipe_fd[1] >= 0) { /* wakes a `wait` */
+        int e = errno;
+        (void)!write(sigpipe_fd[1], "", 1);
+        errno = e;
+    }
 }
 
 void sh_clear_interrupt(void)
@@ -976,6 +1010,7 @@ void sh_jobctl_init(void)
     shell_pgid = getpgrp();
     tcsetpgrp(tty_fd, shell_pgid);
     have_tmodes = tcgetattr(tty_fd, &shell_tmodes) == 0;
+    make_sigpipe(); /* Ctrl-C interrupts `wait` */
     sigemptyset(&jobsigs);
     sigaddset(&jobsigs, SIGINT);
     sigaddset(&jobsigs, SIGQUIT);
@@ -1026,6 +1061,7 @@ static int wait_fg(lp_pipeline *pl, const char *text, job *j, bool *kept)
         if (!j)
             j = add_job(pl, text);
         j->stopped = true;
+        j->stop_reported = true;
         if (have_tmodes) {
             j->has_tmodes = tcgetattr(tty_fd, &j->tmodes) == 0;
             tcsetattr(tty_fd, TCSADRAIN, &shell_tmodes);
@@ -1034,10 +1070,16 @@ static int wait_fg(lp_pipeline *pl, const char *text, job *j, bool *kept)
         *kept = true;
         return 128 + SIGTSTP;
     }
-    if (have_tmodes)
-        tcsetattr(tty_fd, TCSADRAIN, &shell_tmodes); /* a job that changed the modes */
     if (r < 0)
         lp_pipeline_wait(pl, -1, &rc);
+    if (have_tmodes) {
+        /* a job that ended by itself (stty...) sets the shell's modes, as in bash; one killed by
+         * a signal may have left them in any state: the shell's are put back */
+        if (rc >= 0)
+            tcgetattr(tty_fd, &shell_tmodes);
+        else
+            tcsetattr(tty_fd, TCSADRAIN, &shell_tmodes);
+    }
     if (rc == -SIGINT) {
         interrupted = 1; /* like the shell itself got the Ctrl-C: the rest of the list stops */
         fputc('\n', stderr);
@@ -1139,6 +1181,9 @@ void sh_notify_jobs(void)
         if (j->done) {
             print_job(j, false);
             free_job(j);
+        } else if (j->stopped && !j->stop_reported) {
+            print_job(j, false);
+            j->stop_reported = true;
         }
     }
 }
@@ -1800,7 +1845,9 @@ static int exec_in_child(node *n, bool bg, const char *text)
     }
     if (as_job) {
         bool kept;
-        int st2 = wait_fg(pl, "( ... )", NULL, &kept);
+        char t[256];
+        node_text(n, t, sizeof t);
+        int st2 = wait_fg(pl, t, NULL, &kept);
         if (!kept)
             lp_pipeline_free(pl);
         return st2;
@@ -1822,7 +1869,7 @@ char *command_subst(const char *text, size_t len, bool *ok)
     node *n = parse_cmdsub(text, len, &end, a, sh.name, sh.lineno);
     if (!n) {
         arena_free(a);
-        if (end == 0 || len == 0) {
+        if (end != (size_t)-1) {
             /* empty $( ) */
             last_subst_status = 0;
             sh.status = 0;
@@ -2135,21 +2182,58 @@ static int exec_cond(node *c)
     return st;
 }
 
+/* a command's text for `jobs` and the job notices (words as written; compound commands
+ * abbreviated) */
+static void node_text_at(node *n, char *buf, size_t cap, size_t *k)
+{
+    if (*k + 2 >= cap)
+        return;
+    switch (n->t) {
+    case N_CMD:
+        for (int i = 0; i < n->cmd.nassign && *k + 2 < cap; i++)
+            *k += (size_t)snprintf(buf + *k, cap - *k, "%s%s", *k ? " " : "", n->cmd.assign[i]);
+        for (int i = 0; i < n->cmd.nwords && *k + 2 < cap; i++)
+            *k += (size_t)snprintf(buf + *k, cap - *k, "%s%s", *k ? " " : "", n->cmd.words[i]);
+        break;
+    case N_PIPE:
+        for (int i = 0; i < n->pipe.n && *k + 4 < cap; i++) {
+            if (i)
+                *k += (size_t)snprintf(buf + *k, cap - *k, " |");
+            node_text_at(n->pipe.v[i], buf, cap, k);
+        }
+        break;
+    case N_AND:
+    case N_OR:
+        node_text_at(n->bin.l, buf, cap, k);
+        if (*k + 4 < cap)
+            *k += (size_t)snprintf(buf + *k, cap - *k, " %s", n->t == N_AND ? "&&" : "||");
+        node_text_at(n->bin.r, buf, cap, k);
+        break;
+    case N_SUBSHELL:
+        *k += (size_t)snprintf(buf + *k, cap - *k, "%s(", *k ? " " : "");
+        if (*k + 2 < cap)
+            node_text_at(n->sub, buf, cap, k);
+        if (*k + 2 < cap)
+            *k += (size_t)snprintf(buf + *k, cap - *k, " )");
+        break;
+    default: {
+        static const char *const names[] = {[N_GROUP] = "{ ... }", [N_IF] = "if ...", [N_WHILE] = "while ...",
+                                            [N_UNTIL] = "until ...", [N_FOR] = "for ...", [N_CASE] = "case ...",
+                                            [N_LIST] = "...", [N_BG] = "...", [N_TIMEOUT] = "timeout ...",
+                                            [N_FUNC] = "..."};
+        const char *t = n->t < sizeof names / sizeof names[0] && names[n->t] ? names[n->t] : "...";
+        *k += (size_t)snprintf(buf + *k, cap - *k, "%s%s", *k ? " " : "", t);
+    }
+    }
+    if (*k >= cap)
+        *k = cap - 1;
+}
+
 static void node_text(node *n, char *buf, size_t cap)
 {
-    /* a short description of a background job for `jobs` */
-    if (n->t == N_CMD && n->cmd.nwords) {
-        size_t k = 0;
-        buf[0] = 0;
-        for (int i = 0; i < n->cmd.nwords && k + 2 < cap; i++)
-            k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? " " : "", n->cmd.words[i]);
-    } else if (n->t == N_PIPE) {
-        node_text(n->pipe.v[0], buf, cap);
-        size_t k = strlen(buf);
-        if (k + 6 < cap)
-            strcat(buf, " | ...");
-    } else
-        snprintf(buf, cap, "(list)");
+    size_t k = 0;
+    buf[0] = 0;
+    node_text_at(n, buf, cap, &k);
 }
 
 static int exec_body(node *n, int flags)

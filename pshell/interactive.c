@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,18 +29,32 @@ static void on_sigint(int sig)
     sh_note_interrupt();
 }
 
-static int signal_hook(void)
+/* readline's input: a Ctrl-C ends the line at once, empty.  The signal handler also writes to
+ * the shell's self-pipe, so a Ctrl-C that comes just before the read is not missed. */
+static int pshell_getc(FILE *f)
 {
-    if (got_sigint) {
-        got_sigint = 0;
-        rl_replace_line("", 0);
-        rl_point = rl_end = 0;
-        rl_done = 1; /* readline returns the (empty) line */
-        line_interrupted = true;
+    for (;;) {
+        if (got_sigint) {
+            got_sigint = 0;
+            sh_drain_signal_fd();
+            line_interrupted = true;
+            rl_replace_line("", 0);
+            rl_point = rl_end = 0;
+            return '\n';
+        }
+        struct pollfd pf[2] = {{.fd = fileno(f), .events = POLLIN}, {.fd = sh_signal_fd(), .events = POLLIN}};
+        if (poll(pf, pf[1].fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+            return EOF;
+        if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue; /* a signal: the loop looks at the flag */
+        unsigned char c;
+        ssize_t n = read(fileno(f), &c, 1);
+        if (n == 1)
+            return c;
+        if (n == 0 || errno != EINTR)
+            return EOF;
     }
-    return 0;
 }
-
 
 void sh_set_editing_mode(bool vi)
 {
@@ -481,7 +496,7 @@ int sh_interactive_main(void)
     sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: the read is interrupted, the hook runs */
     signal(SIGQUIT, SIG_IGN);
     rl_catch_signals = 0;
-    rl_signal_event_hook = signal_hook;
+    rl_getc_function = pshell_getc;
     rl_readline_name = "pshell";
     sh.emacs_mode = rl_editing_mode == 1; /* readline: 1 emacs, 0 vi (an ~/.inputrc may say vi) */
     rl_attempted_completion_function = complete;
@@ -506,7 +521,7 @@ int sh_interactive_main(void)
             arena_free(a);
             src_discard(s);
             sh.status = 130;
-            putchar('\n');
+            sh_clear_interrupt();
             continue;
         }
         if (r == 0) {
@@ -526,7 +541,7 @@ int sh_interactive_main(void)
             src_discard(s);
         } else if (n) {
             sh.exit_warned = warned_at == ncmd - 1;
-            exec_node(n, 0);
+            exec_node(n, 0); /* a Ctrl-C since the line was read cancels it */
             if (sh.exit_warned_now)
                 warned_at = ncmd;
             sh.exit_warned_now = false;

@@ -328,7 +328,7 @@ static bool check_backquoted(parser *p, const char *t, size_t n, int line)
     arena *a = arena_new();
     size_t end;
     node *r = parse_cmdsub(u, k, &end, a, p->where, line + p->line_base);
-    bool ok = r || end == k - 1; /* an empty `` is fine */
+    bool ok = r || end != (size_t)-1; /* an empty `` is fine */
     arena_free(a);
     free(u);
     if (!ok)
@@ -1355,7 +1355,7 @@ node *parse_cmdsub(const char *text, size_t len, size_t *end, arena *a, const ch
         else
             unexpected(&p);
     }
-    *end = p.tstart;
+    *end = p.error ? (size_t)-1 : p.tstart; /* -1: a syntax error (NULL alone may be empty) */
     src_free(s);
     return p.error ? NULL : n;
 }

@@ -126,6 +126,8 @@ void sh_fd_init(void);                                   /* at start: descriptor
 void sh_jobctl_init(void);      /* an interactive shell on a terminal: own group, the terminal */
 void sh_note_interrupt(void);   /* Ctrl-C reached the shell: the running command list stops */
 void sh_clear_interrupt(void);
+int sh_signal_fd(void);         /* readable after a signal the shell handles (-1: none yet) */
+void sh_drain_signal_fd(void);
 void sh_notify_jobs(void);      /* before a prompt: "[1]+ Done ..." */
 bool sh_stopped_jobs(void);
 int sh_fg(int argc, char **argv);
