@@ -538,6 +538,13 @@ int lp_pipeline_wait_job(lp_pipeline *pl, int *rc)
                 ;
             return LP_ESTOPPED;
         }
+        /* an exit: reap that stage now (without a pidfd its waiter thread may not have
+         * noticed yet, and the loop would spin on the same report) */
+        for (size_t i = 0; i < pl->n; i++)
+            if (lp_proc_pid(pl->st[i].p) == si.si_pid) {
+                lp_proc_wait(pl->st[i].p, -1, NULL);
+                break;
+            }
     }
 }
 
