@@ -30,9 +30,15 @@ static void on_sigint(int sig)
 }
 
 /* readline's input: a Ctrl-C ends the line at once, empty.  The signal handler also writes to
- * the shell's self-pipe, so a Ctrl-C that comes just before the read is not missed. */
+ * the shell's self-pipe, so a Ctrl-C that comes just before the read is not missed.  The tty is
+ * read through a descriptor of its own opened O_NONBLOCK (children keep the blocking one): a
+ * Ctrl-C flushes the terminal's input queue, and a blocking read started after poll said
+ * "readable" would then wait for ever. */
+static int tty_in = -1;
+
 static int pshell_getc(FILE *f)
 {
+    int fd = tty_in >= 0 ? tty_in : fileno(f);
     for (;;) {
         if (got_sigint) {
             got_sigint = 0;
@@ -42,16 +48,18 @@ static int pshell_getc(FILE *f)
             rl_point = rl_end = 0;
             return '\n';
         }
-        struct pollfd pf[2] = {{.fd = fileno(f), .events = POLLIN}, {.fd = sh_signal_fd(), .events = POLLIN}};
+        struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = sh_signal_fd(), .events = POLLIN}};
         if (poll(pf, pf[1].fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
             return EOF;
         if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
             continue; /* a signal: the loop looks at the flag */
         unsigned char c;
-        ssize_t n = read(fileno(f), &c, 1);
+        ssize_t n = read(fd, &c, 1);
         if (n == 1)
             return c;
-        if (n == 0 || errno != EINTR)
+        if (n == 0)
+            return EOF;
+        if (errno != EINTR && errno != EAGAIN)
             return EOF;
     }
 }
@@ -497,6 +505,14 @@ int sh_interactive_main(void)
     signal(SIGQUIT, SIG_IGN);
     rl_catch_signals = 0;
     rl_getc_function = pshell_getc;
+    {
+        /* a non-blocking descriptor of our own on the terminal (see pshell_getc) */
+        int nb = open("/proc/self/fd/0", O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (nb >= 0) {
+            tty_in = fcntl(nb, F_DUPFD_CLOEXEC, 10);
+            close(nb);
+        }
+    }
     rl_readline_name = "pshell";
     sh.emacs_mode = rl_editing_mode == 1; /* readline: 1 emacs, 0 vi (an ~/.inputrc may say vi) */
     rl_attempted_completion_function = complete;
