@@ -1089,18 +1089,29 @@ static int wait_fg(lp_pipeline *pl, const char *text, job *j, bool *kept)
     return lp_rc_shell(rc);
 }
 
-/* start pl as a job of its own and wait in the foreground; frees pl unless it stopped */
-static int run_fg_job(lp_pipeline *pl, const char *text)
+/* Start pl, our buffered output flushed first.  0, or the shell status of a start that failed
+ * (127 for a missing program, else 126), reported with `who` ("" or "timeout: ") in front. */
+static int start_pipeline(lp_pipeline *pl, const char *who)
 {
     sh_flush();
     int r = lp_pipeline_start(pl);
     if (r < 0) {
-        sh_error("%s", lp_pipeline_errmsg(pl));
-        lp_pipeline_free(pl);
+        sh_error("%s%s", who, lp_pipeline_errmsg(pl));
         return r == -ENOENT ? 127 : 126;
     }
+    return 0;
+}
+
+/* start pl as a job of its own and wait in the foreground; frees pl unless it stopped */
+static int run_fg_job(lp_pipeline *pl, const char *text)
+{
+    int st = start_pipeline(pl, "");
+    if (st) {
+        lp_pipeline_free(pl);
+        return st;
+    }
     bool kept;
-    int st = wait_fg(pl, text, NULL, &kept);
+    st = wait_fg(pl, text, NULL, &kept);
     if (!kept)
         lp_pipeline_free(pl);
     return st;
@@ -1761,13 +1772,10 @@ static int exec_pipe(node *n, int flags)
         st = add_stage(pl, n->pipe.v[i], &cas[i], NULL);
     stages_fg = false;
     bool kept = false;
-    if (!st) {
-        sh_flush();
-        int r = lp_pipeline_start(pl);
-        if (r < 0) {
-            sh_error("%s", lp_pipeline_errmsg(pl));
-            st = r == -ENOENT ? 127 : 126;
-        } else if (as_job) {
+    if (!st)
+        st = start_pipeline(pl, "");
+    if (!st) { /* started */
+        if (as_job) {
             char text[256];
             node_text(n, text, sizeof text);
             st = wait_fg(pl, text, NULL, &kept);
@@ -1830,12 +1838,10 @@ static int exec_in_child(node *n, bool bg, const char *text)
         lp_pipeline_free(pl);
         return st;
     }
-    sh_flush();
-    int r = lp_pipeline_start(pl);
-    if (r < 0) {
-        sh_error("%s", lp_pipeline_errmsg(pl));
+    st = start_pipeline(pl, "");
+    if (st) {
         lp_pipeline_free(pl);
-        return r == -ENOENT ? 127 : 126;
+        return st;
     }
     if (bg) {
         job *j = add_job(pl, text);
@@ -2056,12 +2062,9 @@ static int timeout_opts(int argc, char **argv, long *ms, long *kill_ms, int *sig
 static int run_with_timeout(lp_pipeline *pl, long ms, long kill_ms, int sig, bool preserve)
 {
     lp_pipeline_set_pgroup(pl, LP_PGROUP_NEW);
-    sh_flush();
-    int r = lp_pipeline_start(pl);
-    if (r < 0) {
-        sh_error("timeout: %s", lp_pipeline_errmsg(pl));
-        return r == -ENOENT ? 127 : 126;
-    }
+    int r = start_pipeline(pl, "timeout: ");
+    if (r)
+        return r;
     /* interactive: the timed job owns the terminal while it runs (Ctrl-C reaches it) */
     bool fg = sh.monitor && !sh.in_child && tty_fd >= 0;
     if (fg)
