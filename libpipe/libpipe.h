@@ -256,6 +256,7 @@ typedef struct lp_result {
     lp_buf out, err;      /* captured when the spawn options say LP_PIPE (and no on_output)   */
     lp_usage usage;       /* CPU, max RSS, wall time of the child                             */
     pid_t pid;
+    int attempts;         /* pools: attempts made (retries + 1 at most); lp_run: 1            */
 } lp_result;
 
 /* Spawn `o`, feed input, capture, wait.  0; LP_ECHECK (with .check); -ETIMEDOUT (timed_out
@@ -357,6 +358,138 @@ int lp_pipeline_run(lp_pipeline *pl, const lp_run_opts *r, lp_result *res);
 /* Kill stages still running (lp_pipeline_kill SIGKILL), reap them, close every end, free.
  * After a failed lp_pipeline_start, wait/communicate/run return that error; only free remains. */
 void lp_pipeline_free(lp_pipeline *pl);
+
+/* ---------------------------------------------------------------------------------------------
+ * Worker pools: bounded parallelism with futures
+ *
+ * A pool runs jobs, at most `workers` at a time, and hands back an lp_future per job.  Command
+ * pools run each job as a child process (lp_pool_submit, lp_pool_submit_call); function pools
+ * (lp_pool_new_fn) run a C function in pre-forked worker processes.  A pool is driven by one
+ * event loop, run by whichever thread waits on it (lp_future_wait, lp_pool_next,
+ * lp_pool_shutdown, or a blocking lp_pool_submit); the next job starts the moment one ends, and
+ * an idle wait costs no CPU.  Every lp_pool_* and lp_future_* function may be called from any
+ * thread at any time (the pool is internally locked).  The pool owns its futures: they stay
+ * valid until lp_pool_free.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct lp_pool lp_pool;
+typedef struct lp_future lp_future;
+
+/* Called once per job when it ends (after its last attempt), on the thread driving the pool,
+ * with the pool unlocked: it may submit, wait for others... (not lp_pool_free). */
+typedef void (*lp_future_cb)(lp_future *f, void *ctx);
+
+typedef struct lp_pool_opts {
+    int workers;            /* jobs running at once (0: the number of online CPUs)             */
+    size_t max_pending;     /* jobs submitted but not started; lp_pool_submit blocks while that
+                               many wait (0: no bound)                                          */
+    int job_timeout_ms;     /* per attempt, for jobs whose lp_run_opts has no timeout (0: none);
+                               function pools: per task, the worker is killed and replaced      */
+    int retries;            /* extra attempts for a job that exited non-zero, timed out, or
+                               (function pools) whose worker died                              */
+    int kill_grace_ms;      /* timeout or cancel of a running job: SIGTERM to its process group,
+                               SIGKILL after this (0: SIGKILL at once)                          */
+    size_t spill_bytes;     /* captured output of a job kept in memory up to this many bytes per
+                               stream, then moved to an unlinked temporary file that the result's
+                               lp_buf maps (0: 4 MiB; SIZE_MAX: never spill)                    */
+    const char *spill_dir;  /* directory of spill files (NULL: $TMPDIR, else /tmp)              */
+    lp_future_cb on_success; /* rc == 0                                                         */
+    lp_future_cb on_error;   /* rc != 0, timed out, failed to start, crashed, cancelled          */
+    void *cb_ctx;
+    /* function pools only */
+    unsigned max_tasks_per_worker; /* a worker exits and is replaced after this many (0: never) */
+    void *init_arg;         /* passed to the initializer of lp_pool_new_fn                      */
+} lp_pool_opts;
+
+/* A command pool.  NULL (errno set) when out of memory or descriptors. */
+lp_pool *lp_pool_new(const lp_pool_opts *o);
+
+/* Queue a command job: `job` as for lp_spawn and `r` as for lp_run (NULL: defaults; its
+ * timeout_ms, else the pool's job_timeout_ms, applies per attempt).  Both are copied: the
+ * caller's may go at once.  Output is captured for stdio slots that are LP_PIPE; unless the
+ * job asks otherwise it runs in a process group of its own (a timeout stops all of it), and it
+ * is killed with the pool's process (PDEATHSIG).  The environment variable LP_POOL_SLOT is set
+ * in the job to its slot number (1..workers, GNU parallel's {%}).  Blocks while max_pending
+ * jobs wait.  0 and *f (may be NULL), -EINVAL (no argv), -EPIPE after lp_pool_shutdown,
+ * -ENOMEM.  A job that cannot be started completes with that error (lp_future_error). */
+int lp_pool_submit(lp_pool *p, const lp_spawn_opts *job, const lp_run_opts *r, lp_future **f);
+
+/* Queue a job that runs fn(arg) in a forked child of the caller (a shell runs a function or a
+ * block this way); its return value & 255 is the rc.  Only o->in, o->out, o->err, o->cwd and
+ * o->env_set of `o` (NULL: all LP_INHERIT) are used.  As lp_pool_submit otherwise. */
+int lp_pool_submit_call(lp_pool *p, int (*fn)(void *arg), void *arg, const lp_spawn_opts *o,
+                        const lp_run_opts *r, lp_future **f);
+
+/* Wait until the job ended (0) or timeout_ms passed (-ETIMEDOUT); drives the pool meanwhile. */
+int lp_future_wait(lp_future *f, int timeout_ms);
+
+/* The result of an ended job (NULL while it runs or waits): rc (exit code, minus the signal,
+ * or the function's return), timed_out, captured out/err, usage, pid of the last attempt, and
+ * `attempts`, the number of attempts made (0 for a job cancelled before it started). */
+const lp_result *lp_future_result(const lp_future *f);
+
+/* 0 when the job succeeded, else a negative code: LP_ECHECK (ran, rc != 0), -ETIMEDOUT,
+ * -ECANCELED, -EOWNERDEAD (function pool: the worker died; see lp_future_errmsg), or the error
+ * that kept it from starting (-ENOENT...).  -EAGAIN while not ended. */
+int lp_future_error(const lp_future *f);
+
+/* What went wrong, in words ("exec 'frob': No such file or directory", "worker killed by
+ * signal 11 (Segmentation fault)", "timed out after 500 ms"); "" when nothing did. */
+const char *lp_future_errmsg(const lp_future *f);
+
+/* Submission number (1, 2, ...) and the slot the last attempt ran in (1..workers; 0 if none). */
+uint64_t lp_future_seq(const lp_future *f);
+int lp_future_slot(const lp_future *f);
+
+/* The ctx pointer is the caller's: set it at will (NULL initially). */
+void lp_future_set_data(lp_future *f, void *data);
+void *lp_future_data(const lp_future *f);
+
+/* Cancel a job.  Pending: it never runs (0).  Running: its process group is stopped as on a
+ * timeout (SIGTERM, then SIGKILL after kill_grace_ms) and no retry follows (0).  Either way it
+ * ends with lp_future_error -ECANCELED and the output read so far.  -EALREADY once ended. */
+int lp_future_cancel(lp_future *f);
+
+/* as_completed: the next ended job not yet returned by lp_pool_next, in the order they ended.
+ * 0 and *f; -ETIMEDOUT; -ECHILD when no job is left that could end (all returned). */
+int lp_pool_next(lp_pool *p, int timeout_ms, lp_future **f);
+
+/* Stop accepting jobs (later submits: -EPIPE).  cancel_pending: jobs not started are cancelled.
+ * wait: drive the pool until every job has ended.  0. */
+int lp_pool_shutdown(lp_pool *p, bool wait, bool cancel_pending);
+
+/* Counts: jobs waiting to start, running, ended. */
+void lp_pool_stats(const lp_pool *p, size_t *pending, size_t *running, size_t *done);
+
+/* Cancel what is pending, kill (SIGKILL) what runs, reap everything, free the pool and all its
+ * futures.  NULL ok. */
+void lp_pool_free(lp_pool *p);
+
+/* ---- function pools ------------------------------------------------------------------------ */
+
+/* The task function: reads n bytes at `in`, appends its result to `out`, returns an rc (0 is
+ * success).  It runs in a worker process: it may keep state between tasks. */
+typedef int (*lp_pool_fn)(const void *in, size_t n, lp_buf *out);
+
+/* A function pool: `workers` processes are forked now (and re-forked when one dies or reaches
+ * max_tasks_per_worker), each calling initializer(o->init_arg) once (NULL: none; a non-zero
+ * return fails the worker's tasks, like a crash) and then fn for each task.  Arguments and
+ * results travel as bytes over a socketpair per worker.  Create the pool before starting
+ * threads that hold locks: workers are forked from the caller.  Workers die with the pool's
+ * process.  NULL and errno on failure. */
+lp_pool *lp_pool_new_fn(const lp_pool_opts *o, lp_pool_fn fn, int (*initializer)(void *arg));
+
+/* Queue one task (the bytes are copied).  The result's `out` holds what fn appended, rc its
+ * return value; a worker that crashed gives rc = minus the signal and lp_future_error
+ * -EOWNERDEAD.  As lp_pool_submit otherwise. */
+int lp_pool_submit_fn(lp_pool *p, const void *in, size_t n, lp_future **f);
+
+/* Run fn over n inputs and wait: out[i] gets fn's output for in[i] (the caller frees each with
+ * lp_buf_free) and rc[i] (may be NULL) its rc, in input order.  `batch` items travel per
+ * message (0: chosen from n and workers, like multiprocessing's chunksize; 1: one per message).
+ * A crash fails only the item being run (rc = minus the signal); the other items of its batch
+ * run again on the replacement worker.  0, or -EINVAL / -ENOMEM / -EPIPE. */
+int lp_pool_map_fn(lp_pool *p, const lp_buf *in, size_t n, size_t batch, lp_buf *out, int *rc);
 
 #ifdef __cplusplus
 }

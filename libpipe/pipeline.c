@@ -612,6 +612,7 @@ int lp_pipeline_run(lp_pipeline *pl, const lp_run_opts *r, lp_result *res)
     lp_proc *last = pl->st[pl->n - 1].p;
     lp_proc_usage(last, &res->usage);
     res->pid = lp_proc_pid(last);
+    res->attempts = 1;
     if (err == 0 && r->check && res->rc != 0)
         err = LP_ECHECK;
     return err;

@@ -264,6 +264,7 @@ int lp_run(const lp_spawn_opts *o, const lp_run_opts *r, lp_result *res)
         return err;
     }
     res->pid = p->pid;
+    res->attempts = 1;
     lp__enlarge_out_pipes(p);
 
     struct lp__comm_opts co = {.max_output = r->max_output, .truncated = &res->truncated,
