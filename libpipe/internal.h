@@ -118,6 +118,10 @@ LP_HIDDEN void lp__enlarge_out_pipes(lp_proc *p);
 LP_HIDDEN int lp__communicate(lp_proc *p, const void *in, size_t in_len, lp_buf *out, lp_buf *err,
                               const struct lp__comm_opts *co, lp_deadline d, int *rc);
 
+/* ---- pipelines (pipeline.c): for pools that run one ---- */
+LP_HIDDEN lp_proc *lp__pipeline_ends(lp_pipeline *pl);            /* fds: the pipeline's ends */
+LP_HIDDEN lp_proc *lp__pipeline_stage(lp_pipeline *pl, size_t i); /* NULL before start */
+
 /* ---- monotonic deadlines (err.c) ---- */
 LP_HIDDEN lp_deadline lp__deadline(int timeout_ms);
 /* Milliseconds left for poll()/epoll_wait(): -1 for never, 0 when passed (rounded up). */

@@ -551,3 +551,13 @@ void lp_pipeline_free(lp_pipeline *pl)
     free(pl->st);
     free(pl);
 }
+
+lp_proc *lp__pipeline_ends(lp_pipeline *pl)
+{
+    return pl->ends;
+}
+
+lp_proc *lp__pipeline_stage(lp_pipeline *pl, size_t i)
+{
+    return i < pl->n ? pl->st[i].p : NULL;
+}
