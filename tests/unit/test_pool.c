@@ -1106,6 +1106,7 @@ Test(pool, program_not_found_and_bad_cwd, .timeout = 60)
     cr_assert_eq(lp_future_wait(g, HANG_MS), 0);
     cr_assert_eq(lp_future_error(g), -ENOENT);
     cr_assert(strstr(lp_future_errmsg(g), "nonexistent-lp-dir"), "errmsg '%s'", lp_future_errmsg(g));
+    wait_res(ok);
     cr_assert_eq(lp_future_error(ok), 0, "%s", lp_future_errmsg(ok));
     lp_pool_free(p);
     int z;
