@@ -1234,3 +1234,112 @@ Test(pool, threads_submit_while_main_drains, .timeout = 600)
     free(seq_seen);
     free(exe);
 }
+
+/* ---- jobs and the threads that start them ------------------------------------------------- */
+
+struct creator {
+    int rfd;
+    lp_pool *p;
+    lp_future *f;
+    int wait_rc;
+};
+
+static void *create_and_start(void *arg)
+{
+    struct creator *c = arg;
+    c->p = lp_pool_new(&(lp_pool_opts){.workers = 1});
+    if (!c->p)
+        return NULL;
+    lp_spawn_opts o = {.argv = ARGV((char *)helper("lp-reader")), .in = LP_FD(c->rfd), .out = LP_PIPE};
+    if (lp_pool_submit(c->p, &o, NULL, &c->f) != 0)
+        return NULL;
+    c->wait_rc = lp_future_wait(c->f, 200); /* drives: the job starts here */
+    return NULL;                            /* and this thread ends while it runs */
+}
+
+Test(pool, job_outlives_the_thread_that_created_the_pool, .timeout = 60)
+{
+    /* "Every lp_pool_* function may be called from any thread": a pool made and first driven
+     * by a thread that then exits goes on in another; its running job must not be killed with
+     * that thread (PDEATHSIG is per thread). */
+    int pp[2];
+    cr_assert_eq(pipe2(pp, O_CLOEXEC), 0);
+    struct creator c = {.rfd = pp[0]};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, create_and_start, &c), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert(c.p && c.f);
+    cr_assert_eq(c.wait_rc, -ETIMEDOUT);
+    cr_assert_eq(write(pp[1], "abcd", 4), 4);
+    close(pp[1]);
+    const lp_result *r = wait_res(c.f);
+    cr_assert_eq(r->rc, 0, "the job was killed when the creating thread exited (rc %d)", r->rc);
+    cr_assert_str_eq(r->out.data ? r->out.data : "", "read 4\n");
+    lp_pool_free(c.p);
+    close(pp[0]);
+}
+
+struct orphan {
+    _Atomic int pid[2];
+};
+
+static int report_pid_and_wait(void *arg)
+{
+    _Atomic int *slot = arg;
+    atomic_store(slot, (int)getpid());
+    while (pause() < 0 || true)
+        ;
+    return 0;
+}
+
+struct starter {
+    lp_pool *p;
+    _Atomic int *slot;
+    int err;
+};
+
+static void *start_call_job(void *arg)
+{
+    struct starter *s = arg;
+    s->err = lp_pool_submit_call(s->p, report_pid_and_wait, s->slot, NULL, NULL, NULL);
+    return NULL;
+}
+
+Test(pool, jobs_die_with_the_pool_process, .timeout = 60)
+{
+    /* A process with a pool exits abruptly: its running jobs, whichever of its threads started
+     * them, are killed ("killed with the pool's process"). */
+    struct orphan *o = shared_mem(sizeof *o);
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        lp_pool *p = lp_pool_new(&(lp_pool_opts){.workers = 2});
+        if (!p)
+            _exit(10);
+        /* one job started by the thread that made the pool, one by another thread */
+        if (lp_pool_submit_call(p, report_pid_and_wait, &o->pid[0], NULL, NULL, NULL) != 0)
+            _exit(11);
+        struct starter s = {.p = p, .slot = &o->pid[1]};
+        pthread_t t;
+        if (pthread_create(&t, NULL, start_call_job, &s) != 0 || pthread_join(t, NULL) != 0 || s.err)
+            _exit(12);
+        lp_future *g;
+        for (int i = 0; i < 1000 && !(atomic_load(&o->pid[0]) && atomic_load(&o->pid[1])); i++)
+            lp_pool_next(p, 10, &g);
+        _exit(atomic_load(&o->pid[0]) && atomic_load(&o->pid[1]) ? 0 : 13);
+    }
+    int st;
+    cr_assert_eq(waitpid(child, &st, 0), child);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the pool's process failed: %d", st);
+    pid_t a = atomic_load(&o->pid[0]), b = atomic_load(&o->pid[1]);
+    wait_dead(a);
+    wait_dead(b);
+    bool a_dead = proc_dead(a), b_dead = proc_dead(b);
+    if (!a_dead)
+        kill(a, SIGKILL);
+    if (!b_dead)
+        kill(b, SIGKILL);
+    cr_assert(a_dead, "a job started by the pool's creating thread outlived the process");
+    cr_assert(b_dead, "a job started by another thread outlived the pool's process");
+    munmap(o, sizeof *o);
+}
