@@ -63,6 +63,12 @@ static _Noreturn void die_by(int sig)
     _exit(99);
 }
 
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
 static bool is(const char *in, size_t n, const char *cmd)
 {
     size_t k = strlen(cmd);
@@ -99,6 +105,7 @@ static int appendf(lp_buf *out, const char *fmt, ...)
  *   "init"          output "init=<initializer calls> arg=<init_arg> tasks=<tasks before>"
  *   "segv", "abort" die by SIGSEGV / SIGABRT
  *   "crash-once:PATH"  die by SIGSEGV if PATH could be created, else output "survived"
+ *   "touch:PATH"    create PATH, output "touched"
  *   "loop"          never return
  *   "big:N"         output N bytes of the 'a'.. pattern
  *   a first byte 0  output the input reversed (binary data)
@@ -138,6 +145,13 @@ static int task_fn(const void *in_, size_t n, lp_buf *out)
         if (fd >= 0)
             die_by(SIGSEGV);
         return appendf(out, "survived");
+    }
+    if (is(in, n, "touch:")) {
+        int fd = open(arg_of(in, n, "touch:"), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return 100;
+        close(fd);
+        return appendf(out, "touched");
     }
     if (is(in, n, "loop"))
         for (;;)
@@ -545,27 +559,75 @@ Test(pool_fn, retries_when_worker_dies, .timeout = 60)
     rmdir(dir);
 }
 
-Test(pool_fn, cancel_pending_and_running_tasks, .timeout = 60)
+/* Drive the pool until the "loop" task f is running (hang guard 30 s). */
+static void until_running(lp_pool *p, lp_future *f)
 {
-    lp_pool *p = fn_pool((lp_pool_opts){.workers = 1}, NULL);
-    lp_future *w = task(p, "pid");
-    pid_t w1 = pid_of(w);
-    lp_future *loop = task(p, "loop");
-    lp_future *pend = task(p, "echo:never");
     size_t pending, running, done;
     double t0 = now_s();
-    do { /* drive until the loop task runs */
-        cr_assert_eq(lp_future_wait(loop, 10), -ETIMEDOUT);
+    do {
+        cr_assert_eq(lp_future_wait(f, 10), -ETIMEDOUT, "the loop task ended");
         lp_pool_stats(p, &pending, &running, &done);
         cr_assert_lt(now_s() - t0, 30, "hang guard");
     } while (running == 0);
-    cr_assert_eq(lp_future_cancel(pend), 0);
-    cr_assert_eq(lp_future_error(pend), -ECANCELED);
-    cr_assert_eq(lp_future_result(pend)->attempts, 0);
+}
+
+Test(pool_fn, stats_running_within_workers, .timeout = 60)
+{
+    lp_pool *p = fn_pool((lp_pool_opts){.workers = 1}, NULL);
+    lp_future *loop = task(p, "loop");
+    for (int i = 0; i < 3; i++)
+        task(p, "echo:queued");
+    until_running(p, loop);
+    size_t pending, running, done;
+    lp_pool_stats(p, &pending, &running, &done);
+    cr_assert_eq(running, 1, "%zu tasks running on 1 worker", running);
+    cr_assert_eq(pending, 3, "%zu tasks waiting to start behind the running one", pending);
+    cr_assert_eq(done, 0);
+    lp_pool_free(p);
+}
+
+Test(pool_fn, cancel_queued_task_never_runs, .timeout = 60)
+{
+    const char *t = getenv("TMPDIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/lp-pool-fn.XXXXXX", t && *t ? t : "/tmp");
+    cr_assert(mkdtemp(dir));
+    char cmd[4400], path[4200];
+    snprintf(path, sizeof path, "%s/ran", dir);
+    snprintf(cmd, sizeof cmd, "touch:%s", path);
+    lp_pool *p = fn_pool((lp_pool_opts){.workers = 1}, NULL);
+    lp_future *loop = task(p, "loop");
+    lp_future *victim = task(p, cmd);
+    until_running(p, loop);
+    cr_assert_eq(lp_future_cancel(victim), 0);
+    cr_assert_eq(lp_future_error(victim), -ECANCELED, "a task that had not started: %s",
+                 lp_strerror(lp_future_error(victim)));
+    cr_assert(lp_future_result(victim));
+    cr_assert_eq(lp_future_result(victim)->attempts, 0);
+    cr_assert_eq(lp_future_cancel(victim), -EALREADY);
     cr_assert_eq(lp_future_cancel(loop), 0);
-    wait_res(loop);
+    cr_assert_eq(lp_future_wait(loop, 10000), 0, "the cancelled running task did not end");
+    cr_assert_str_eq(ok_out(task(p, "echo:next")), "next");
+    cr_assert(!exists(path), "the cancelled task ran");
+    lp_pool_free(p);
+    rmdir(dir);
+}
+
+Test(pool_fn, cancel_running_task_kills_its_worker, .timeout = 60)
+{
+    lp_pool *p = fn_pool((lp_pool_opts){.workers = 1, .retries = 2}, NULL);
+    pid_t w1 = pid_of(task(p, "pid"));
+    lp_future *loop = task(p, "loop");
+    until_running(p, loop);
+    cr_assert_eq(lp_future_cancel(loop), 0);
+    double t0 = now_s();
+    int e = lp_future_wait(loop, 10000);
+    double dt = now_s() - t0;
+    cr_assert_eq(e, 0, "lp_future_wait after cancelling a running task: %s after %.1f s",
+                 lp_strerror(e), dt);
+    cr_assert_lt(dt, 5, "the cancel took %.3f s", dt);
     cr_assert_eq(lp_future_error(loop), -ECANCELED);
-    cr_assert_eq(lp_future_result(loop)->attempts, 1);
+    cr_assert_eq(lp_future_result(loop)->attempts, 1, "no retry after a cancel");
     cr_assert_eq(lp_future_cancel(loop), -EALREADY);
     pid_t w2 = pid_of(task(p, "pid"));
     cr_assert_neq(w1, w2, "the worker of the cancelled task still runs");
