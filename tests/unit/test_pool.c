@@ -290,7 +290,7 @@ Test(pool, workers_bound_exact_peak_and_slots, .timeout = 120)
     for (int i = 0; i < 15; i++) {
         const lp_result *r = lp_future_result(f[i]);
         cr_assert(r, "shutdown(wait) left job %d unfinished", i);
-        cr_assert_eq(r->rc, 0);
+        cr_assert_eq(r->rc, 0, "job %d: rc %d, %s", i, r->rc, lp_future_errmsg(f[i]));
         int slot = lp_future_slot(f[i]);
         cr_assert(slot >= 1 && slot <= 3, "slot %d", slot);
     }
@@ -1305,6 +1305,8 @@ static void *start_call_job(void *arg)
     return NULL;
 }
 
+static lp_pool *dying_pool; /* reachable at the abrupt exit (no leak report under valgrind) */
+
 Test(pool, jobs_die_with_the_pool_process, .timeout = 60)
 {
     /* A process with a pool exits abruptly: its running jobs, whichever of its threads started
@@ -1313,32 +1315,37 @@ Test(pool, jobs_die_with_the_pool_process, .timeout = 60)
     pid_t child = fork();
     cr_assert_geq(child, 0);
     if (child == 0) {
-        lp_pool *p = lp_pool_new(&(lp_pool_opts){.workers = 2});
-        if (!p)
+        dying_pool = lp_pool_new(&(lp_pool_opts){.workers = 2});
+        if (!dying_pool)
             _exit(10);
         /* one job started by the thread that made the pool, one by another thread */
-        if (lp_pool_submit_call(p, report_pid_and_wait, &o->pid[0], NULL, NULL, NULL) != 0)
+        if (lp_pool_submit_call(dying_pool, report_pid_and_wait, &o->pid[0], NULL, NULL, NULL) != 0)
             _exit(11);
-        struct starter s = {.p = p, .slot = &o->pid[1]};
+        static struct starter s;
+        s = (struct starter){.p = dying_pool, .slot = &o->pid[1]};
         pthread_t t;
         if (pthread_create(&t, NULL, start_call_job, &s) != 0 || pthread_join(t, NULL) != 0 || s.err)
             _exit(12);
         lp_future *g;
         for (int i = 0; i < 1000 && !(atomic_load(&o->pid[0]) && atomic_load(&o->pid[1])); i++)
-            lp_pool_next(p, 10, &g);
-        _exit(atomic_load(&o->pid[0]) && atomic_load(&o->pid[1]) ? 0 : 13);
+            lp_pool_next(dying_pool, 10, &g);
+        _exit(0);
     }
     int st;
     cr_assert_eq(waitpid(child, &st, 0), child);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the pool's process failed: %d", st);
     pid_t a = atomic_load(&o->pid[0]), b = atomic_load(&o->pid[1]);
-    wait_dead(a);
-    wait_dead(b);
-    bool a_dead = proc_dead(a), b_dead = proc_dead(b);
-    if (!a_dead)
-        kill(a, SIGKILL);
-    if (!b_dead)
-        kill(b, SIGKILL);
+    bool a_dead = true, b_dead = true;
+    if (a > 0) {
+        wait_dead(a);
+        if (!(a_dead = proc_dead(a)))
+            kill(a, SIGKILL);
+    }
+    if (b > 0) {
+        wait_dead(b);
+        if (!(b_dead = proc_dead(b)))
+            kill(b, SIGKILL);
+    }
+    cr_assert(a > 0 && b > 0, "the pool's process did not start both jobs (status %d)", st);
     cr_assert(a_dead, "a job started by the pool's creating thread outlived the process");
     cr_assert(b_dead, "a job started by another thread outlived the pool's process");
     munmap(o, sizeof *o);
