@@ -8,6 +8,7 @@
  * in the pool's worker processes, forked from the test: it never asserts, it answers. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -106,6 +107,7 @@ static int appendf(lp_buf *out, const char *fmt, ...)
  *   "segv", "abort" die by SIGSEGV / SIGABRT
  *   "crash-once:PATH"  die by SIGSEGV if PATH could be created, else output "survived"
  *   "touch:PATH"    create PATH, output "touched"
+ *   "fds"           output "FD TARGET" per open descriptor
  *   "loop"          never return
  *   "big:N"         output N bytes of the 'a'.. pattern
  *   a first byte 0  output the input reversed (binary data)
@@ -152,6 +154,26 @@ static int task_fn(const void *in_, size_t n, lp_buf *out)
             return 100;
         close(fd);
         return appendf(out, "touched");
+    }
+    if (is(in, n, "fds")) { /* the targets of its descriptors, one a line */
+        DIR *d = opendir("/proc/self/fd");
+        if (!d)
+            return 100;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+                continue;
+            char path[300], target[512];
+            snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+            ssize_t m = readlink(path, target, sizeof target - 1);
+            if (m < 0)
+                continue;
+            target[m] = 0;
+            if (appendf(out, "%s %s\n", e->d_name, target))
+                return 100;
+        }
+        closedir(d);
+        return 0;
     }
     if (is(in, n, "loop"))
         for (;;)
@@ -633,6 +655,64 @@ Test(pool_fn, cancel_running_task_kills_its_worker, .timeout = 60)
     cr_assert_neq(w1, w2, "the worker of the cancelled task still runs");
     wait_dead(w1);
     lp_pool_free(p);
+}
+
+/* The targets of the test process's descriptors, one a line, each followed by '\n'. */
+static char *my_fd_targets(void)
+{
+    lp_buf b = {0};
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+            continue;
+        char path[300], target[512];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t m = readlink(path, target, sizeof target - 2);
+        if (m < 0)
+            continue;
+        target[m] = '\n';
+        lp_buf_append(&b, target, (size_t)m + 1);
+    }
+    closedir(d);
+    lp_buf_append(&b, "", 0);
+    return b.data ? b.data : strdup("");
+}
+
+Test(pool_fn, workers_hold_no_descriptor_of_other_workers, .timeout = 60)
+{
+    /* A worker needs its own socket; whatever else of the pool it inherits from the fork (the
+     * pidfd, socket or exit pipe of another worker) keeps that worker's end open: with the
+     * pidfd fallback (no pidfd_open: valgrind, old kernels) the pool then never sees that a
+     * worker died.  Workers forked while others exist must not hold their descriptors. */
+    char *base = my_fd_targets();
+    lp_pool *p = fn_pool((lp_pool_opts){.workers = 3, .max_tasks_per_worker = 1}, NULL);
+    lp_future *f[6];
+    for (int i = 0; i < 6; i++)
+        f[i] = task(p, "fds");
+    for (int i = 0; i < 6; i++) {
+        char *list = strdup(ok_out(f[i]));
+        int extra = 0;
+        char extras[2048] = "";
+        for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
+            char *target = strchr(line, ' ');
+            cr_assert(target);
+            target++;
+            char needle[600];
+            snprintf(needle, sizeof needle, "%s\n", target);
+            if (strstr(base, needle) == NULL) { /* not one the test process had before */
+                extra++;
+                size_t k = strlen(extras);
+                snprintf(extras + k, sizeof extras - k, " [%s]", line);
+            }
+        }
+        cr_assert_leq(extra, 1, "task %d: the worker holds %d pool descriptors (its socket and):%s",
+                      i, extra, extras);
+        free(list);
+    }
+    lp_pool_free(p);
+    free(base);
 }
 
 /* ---- shutdown, callbacks, nothing left behind --------------------------------------------- */
