@@ -369,7 +369,9 @@ void lp_pipeline_free(lp_pipeline *pl);
  * lp_pool_shutdown, or a blocking lp_pool_submit); the next job starts the moment one ends, and
  * an idle wait costs no CPU.  Every lp_pool_* and lp_future_* function may be called from any
  * thread at any time (the pool is internally locked).  The pool owns its futures: they stay
- * valid until lp_pool_free.
+ * valid until lp_pool_free (or lp_future_release).  A thread that drives the pool honours its
+ * lp_set_wait_interrupt descriptor: lp_future_wait, lp_pool_next, lp_pool_shutdown and a
+ * blocked lp_pool_submit return -EINTR when it is readable (the jobs go on running).
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct lp_pool lp_pool;
@@ -460,6 +462,11 @@ int lp_pool_shutdown(lp_pool *p, bool wait, bool cancel_pending);
 
 /* Counts: jobs waiting to start, running, ended. */
 void lp_pool_stats(const lp_pool *p, size_t *pending, size_t *running, size_t *done);
+
+/* Free an ended future and its result now rather than at lp_pool_free (a long-running pool
+ * keeps memory bounded this way); f is invalid afterwards.  0, or -EBUSY when it has not ended
+ * or its callback has not run yet. */
+int lp_future_release(lp_future *f);
 
 /* Cancel what is pending, kill (SIGKILL) what runs, reap everything, free the pool and all its
  * futures.  NULL ok. */

@@ -16,7 +16,7 @@ struct lp__fn_worker;
 struct lp_future {
     lp_pool *pool;
     lp_future *next;     /* pending queue, or the done queue of lp_pool_next */
-    lp_future *all_next; /* every future of the pool, for lp_pool_free */
+    lp_future *all_next, *all_prev; /* every future of the pool, for lp_pool_free */
     lp_future *fin_next; /* attempts that ended in this turn of the loop (driver only) */
     lp_future *cb_next;  /* callbacks to run */
     uint64_t seq;
@@ -25,6 +25,7 @@ struct lp_future {
     bool hidden;     /* an lp_pool_map_fn batch: not returned by lp_pool_next */
     bool cancel_req; /* cancel asked while running */
     bool retry;      /* ended, to be run again in its slot */
+    bool returned;   /* by lp_pool_next */
     int slot;        /* 1..workers */
     /* what to run */
     lp_spawn_opts o; /* deep copy: command jobs; call jobs: stdio, cwd, env_set */

@@ -744,7 +744,7 @@ int lp__opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s)
             memcpy(f, s->pass_fds, s->n_pass_fds * sizeof *f);
         d->pass_fds = f;
     }
-    if (!d->argv || (s->env && !d->env) || (s->env_set && !d->env_set) || (s->cwd && !d->cwd) ||
+    if ((s->argv && !d->argv) || (s->env && !d->env) || (s->env_set && !d->env_set) || (s->cwd && !d->cwd) ||
         (s->in.path && !d->in.path) || (s->out.path && !d->out.path) ||
         (s->err.path && !d->err.path) || (s->cgroup && !d->cgroup) || (s->exec_path && !d->exec_path) ||
         (s->handled_signals && !d->handled_signals) || (s->sigdefault && !d->sigdefault) ||
