@@ -18,6 +18,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,6 +377,7 @@ struct prun {
     int halt_status; /* >= 0: the status a halt on failure gives */
     bool bar;
     char *cached_name, *cached_path;
+    struct sigaction old_pipe; /* SIGPIPE is ignored while jobs run: EPIPE stops the pool */
 };
 
 /* The words of job j (slot: its slot, 0 when not known): the template with its replacement
@@ -432,6 +436,7 @@ static int job_child(void *arg)
 {
     pjob *j = arg;
     prun *r = j->run;
+    sigaction(SIGPIPE, &r->old_pipe, NULL);
     const char *s = getenv("LP_POOL_SLOT");
     int slot = s ? atoi(s) : 0;
     if (s)
@@ -672,6 +677,60 @@ static int dry_run(prun *r)
     return r->write_errno ? 1 : 0;
 }
 
+/* Interrupts.  lp_pool_next does not watch lp_set_wait_interrupt's descriptor, so a thread of
+ * ours waits (poll, no CPU) for the shell's self-pipe, written by its handlers of Ctrl-C and
+ * trapped signals, and then cancels every job: lp_pool_next returns them at once and the
+ * loop sees the interrupt.  It touches only the pool and the futures (both thread-safe). */
+typedef struct watcher {
+    prun *r;
+    lp_pool *p;
+    int intr_fd, stop[2];
+    pthread_t t;
+    bool on;
+} watcher;
+
+static void *watch_main(void *arg)
+{
+    watcher *w = arg;
+    struct pollfd pf[2] = {{.fd = w->intr_fd, .events = POLLIN}, {.fd = w->stop[0], .events = POLLIN}};
+    while (poll(pf, 2, -1) < 0 && errno == EINTR)
+        ;
+    if ((pf[0].revents & (POLLIN | POLLHUP)) && !pf[1].revents) {
+        lp_pool_shutdown(w->p, false, true);
+        for (size_t i = 0; i < w->r->njobs; i++)
+            if (w->r->jobs[i].f)
+                lp_future_cancel(w->r->jobs[i].f);
+    }
+    return NULL;
+}
+
+static void watch_start(watcher *w, prun *r, lp_pool *p)
+{
+    *w = (watcher){.r = r, .p = p, .intr_fd = sh_signal_fd(), .stop = {-1, -1}};
+    if (w->intr_fd < 0 || pipe2(w->stop, O_CLOEXEC) < 0)
+        return;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* the shell's handlers run on this thread only */
+    w->on = pthread_create(&w->t, NULL, watch_main, w) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!w->on) {
+        close(w->stop[0]);
+        close(w->stop[1]);
+    }
+}
+
+static void watch_stop(watcher *w)
+{
+    if (!w->on)
+        return;
+    (void)!write(w->stop[1], "", 1);
+    pthread_join(w->t, NULL);
+    close(w->stop[0]);
+    close(w->stop[1]);
+    w->on = false;
+}
+
 static int run_jobs(prun *r)
 {
     if (r->o.joblog) {
@@ -697,30 +756,29 @@ static int run_jobs(prun *r)
     }
     r->bar = r->o.bar && isatty(2);
     int status = 0;
+    /* a reader of our output that goes away (pool ... | head) gives EPIPE, not our death:
+     * then every job is stopped, with its process group, not only its first process */
+    struct sigaction ign = {.sa_handler = SIG_IGN};
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &r->old_pipe);
     for (size_t i = 0; i < r->njobs; i++) {
         int e = submit(r, p, &r->jobs[i]);
         if (e < 0) {
             fprintf(stderr, "pshell: pool: cannot submit job %zu: %s\n", i + 1, lp_strerror(e));
             lp_pool_free(p);
+            sigaction(SIGPIPE, &r->old_pipe, NULL);
             return POOL_EUSAGE;
         }
     }
     size_t next_show = 0;
-    int sigfd = sh_signal_fd();
-    for (;;) {
-        int ist = sh_interrupt_status();
-        if (ist) {
-            status = ist;
-            break;
-        }
+    status = sh_interrupt_status(); /* drains the self-pipe: what is left there is news */
+    watcher w;
+    watch_start(&w, r, p);
+    while (!status) {
         lp_future *f = NULL;
-        if (sigfd >= 0)
-            lp_set_wait_interrupt(sigfd);
         int e = lp_pool_next(p, -1, &f);
-        if (sigfd >= 0)
-            lp_set_wait_interrupt(-1);
-        if (e == -EINTR)
-            continue;
+        if ((status = sh_interrupt_status()) != 0)
+            break;
         if (e == -ECHILD)
             break;
         if (e < 0) {
@@ -739,8 +797,10 @@ static int run_jobs(prun *r)
         if (r->write_errno)
             break;
     }
+    watch_stop(&w);
     show_bar(r, p, true);
     lp_pool_free(p); /* kills what still runs (interrupted, write error) */
+    sigaction(SIGPIPE, &r->old_pipe, NULL);
     if (r->write_errno) {
         if (r->write_errno == EPIPE) /* a reader that went away: as a SIGPIPE death */
             return status ? status : 128 + 13;
@@ -749,8 +809,8 @@ static int run_jobs(prun *r)
     }
     if (status)
         return status;
-    if (r->halted && r->halt_status > 0)
-        return r->halt_status;
+    if (r->halted && r->halt_status >= 0)
+        return r->halt_status; /* parallel: the failing job's status; 0 after success=N */
     return r->nfail > POOL_MAX_STATUS ? POOL_MAX_STATUS : r->nfail;
 }
 
