@@ -378,6 +378,11 @@ struct prun {
     bool bar;
     char *cached_name, *cached_path;
     struct sigaction old_pipe; /* SIGPIPE is ignored while jobs run: EPIPE stops the pool */
+    /* jobs are submitted as slots free up (a halt then starts nothing more); nsub and the
+     * futures are shared with the interrupt watcher, under mu */
+    pthread_mutex_t mu;
+    size_t nsub, nended;
+    bool stopping;
 };
 
 /* The words of job j (slot: its slot, 0 when not known): the template with its replacement
@@ -539,7 +544,7 @@ static void log_job(prun *r, pjob *j, const lp_result *res, int exitval, int sig
 }
 
 /* a job ended: count it, log it, report what went wrong, check --halt */
-static void job_ended(prun *r, pjob *j, lp_pool *p)
+static void job_ended(prun *r, pjob *j)
 {
     j->done = true;
     int err = lp_future_error(j->f);
@@ -571,9 +576,8 @@ static void job_ended(prun *r, pjob *j, lp_pool *p)
         return;
     r->halted = true;
     r->halt_status = fail_hit ? (st ? st : 1) : 0;
-    lp_pool_shutdown(p, false, true);
     if (r->o.halt == HALT_NOW)
-        for (size_t i = 0; i < r->njobs; i++)
+        for (size_t i = 0; i < r->nsub; i++)
             if (!r->jobs[i].done && r->jobs[i].f)
                 lp_future_cancel(r->jobs[i].f);
 }
@@ -659,6 +663,30 @@ static int submit(prun *r, lp_pool *p, pjob *j)
     return e;
 }
 
+/* submit jobs while a slot is free and no halt or interrupt stopped the run: 0 or an error
+ * (reported) */
+static int submit_more(prun *r, lp_pool *p)
+{
+    /* with --halt only what may start now; else as many again waiting, which the pool starts
+     * the moment a job ends */
+    size_t window = (size_t)r->o.jobs * (r->o.halt == HALT_NONE ? 2 : 1);
+    while (r->nsub < r->njobs && r->nsub - r->nended < window && !r->halted) {
+        pthread_mutex_lock(&r->mu);
+        int e = r->stopping ? 0 : submit(r, p, &r->jobs[r->nsub]);
+        if (e == 0 && !r->stopping)
+            r->nsub++;
+        bool stop = r->stopping;
+        pthread_mutex_unlock(&r->mu);
+        if (stop)
+            return 0;
+        if (e < 0) {
+            fprintf(stderr, "pshell: pool: cannot submit job %zu: %s\n", r->nsub + 1, lp_strerror(e));
+            return e;
+        }
+    }
+    return 0;
+}
+
 static int dry_run(prun *r)
 {
     for (size_t i = 0; i < r->njobs && !r->write_errno; i++) {
@@ -696,10 +724,12 @@ static void *watch_main(void *arg)
     while (poll(pf, 2, -1) < 0 && errno == EINTR)
         ;
     if ((pf[0].revents & (POLLIN | POLLHUP)) && !pf[1].revents) {
-        lp_pool_shutdown(w->p, false, true);
-        for (size_t i = 0; i < w->r->njobs; i++)
-            if (w->r->jobs[i].f)
-                lp_future_cancel(w->r->jobs[i].f);
+        prun *r = w->r;
+        pthread_mutex_lock(&r->mu);
+        r->stopping = true;
+        for (size_t i = 0; i < r->nsub; i++)
+            lp_future_cancel(r->jobs[i].f);
+        pthread_mutex_unlock(&r->mu);
     }
     return NULL;
 }
@@ -761,19 +791,12 @@ static int run_jobs(prun *r)
     struct sigaction ign = {.sa_handler = SIG_IGN};
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, &r->old_pipe);
-    for (size_t i = 0; i < r->njobs; i++) {
-        int e = submit(r, p, &r->jobs[i]);
-        if (e < 0) {
-            fprintf(stderr, "pshell: pool: cannot submit job %zu: %s\n", i + 1, lp_strerror(e));
-            lp_pool_free(p);
-            sigaction(SIGPIPE, &r->old_pipe, NULL);
-            return POOL_EUSAGE;
-        }
-    }
     size_t next_show = 0;
     status = sh_interrupt_status(); /* drains the self-pipe: what is left there is news */
     watcher w;
     watch_start(&w, r, p);
+    if (submit_more(r, p) < 0)
+        status = POOL_EUSAGE;
     while (!status) {
         lp_future *f = NULL;
         int e = lp_pool_next(p, -1, &f);
@@ -787,7 +810,8 @@ static int run_jobs(prun *r)
             break;
         }
         pjob *j = lp_future_data(f);
-        job_ended(r, j, p);
+        r->nended++;
+        job_ended(r, j);
         if (!r->o.keep || r->o.line_buffer)
             show(r, j);
         else
@@ -796,6 +820,10 @@ static int run_jobs(prun *r)
         show_bar(r, p, false);
         if (r->write_errno)
             break;
+        if (submit_more(r, p) < 0) {
+            status = POOL_EUSAGE;
+            break;
+        }
     }
     watch_stop(&w);
     show_bar(r, p, true);
@@ -962,6 +990,7 @@ static int make_jobs(prun *r)
 static int pool_run(const popts *o, char **tmpl, int ntmpl, node *body, char **sources, int nsrc)
 {
     prun r = {.o = *o, .tmpl = tmpl, .ntmpl = ntmpl, .body = body, .logfd = -1, .halt_status = -1};
+    pthread_mutex_init(&r.mu, NULL);
     int st = POOL_EUSAGE;
     if (collect_sources(&r, sources, nsrc) < 0 || check_template(&r) < 0 || make_jobs(&r) < 0)
         goto out;
@@ -979,6 +1008,7 @@ out:
     free(r.argsv);
     free(r.cached_name);
     free(r.cached_path);
+    pthread_mutex_destroy(&r.mu);
     return st;
 }
 
