@@ -495,7 +495,7 @@ static char *job_text(prun *r, pjob *j)
     job_words(r, j, lp_future_slot(j->f), &w);
     sbuf b = {0};
     if (r->body)
-        sb_str(&b, "{ ... }");
+        sb_str(&b, w.n ? "{ ... } " : "{ ... }");
     sb_words(&b, w.v, w.n);
     sl_free(&w);
     return sb_take(&b);
