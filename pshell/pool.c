@@ -378,6 +378,7 @@ struct prun {
     bool bar;
     char *cached_name, *cached_path;
     struct sigaction old_pipe; /* SIGPIPE is ignored while jobs run: EPIPE stops the pool */
+    sigset_t handled;          /* the shell's handled signals and ours (lp_spawn's hint) */
     /* jobs are submitted as slots free up (a halt then starts nothing more); nsub and the
      * futures are shared with the interrupt watcher, under mu */
     pthread_mutex_t mu;
@@ -436,12 +437,64 @@ static void job_words(prun *r, pjob *j, int slot, strlist *out)
             sl_push(out, xstrdup(j->args[g]));
 }
 
+/* Signals that would kill the shell (not trapped, not ignored) while jobs run: the jobs run in
+ * process groups of their own, so a kill of the shell alone would leave them (and what they
+ * started) running.  Our handler makes the watcher stop every job; then the shell restores
+ * the default action and dies of the signal as it would have. */
+static const int fatal_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+#define NFATAL (sizeof fatal_sigs / sizeof fatal_sigs[0])
+static struct sigaction fatal_old[NFATAL];
+static bool fatal_set[NFATAL];
+static volatile sig_atomic_t fatal_sig;
+static int fatal_pipe[2] = {-1, -1};
+static pid_t fatal_pid;
+
+static void on_fatal(int sig)
+{
+    if (getpid() != fatal_pid) { /* a job's child between fork and exec: as without us */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    int e = errno;
+    fatal_sig = sig;
+    (void)!write(fatal_pipe[1], "", 1);
+    errno = e;
+}
+
+static void fatal_install(void)
+{
+    fatal_sig = 0;
+    fatal_pid = getpid();
+    if (fatal_pipe[0] < 0 && pipe2(fatal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return;
+    for (size_t k = 0; k < NFATAL; k++) {
+        fatal_set[k] = false;
+        if (sigaction(fatal_sigs[k], NULL, &fatal_old[k]) < 0 || fatal_old[k].sa_handler != SIG_DFL)
+            continue;
+        struct sigaction sa = {.sa_handler = on_fatal};
+        sigemptyset(&sa.sa_mask);
+        fatal_set[k] = sigaction(fatal_sigs[k], &sa, NULL) == 0;
+    }
+}
+
+/* put back the shell's actions (also in a job's child) */
+static void fatal_restore(void)
+{
+    for (size_t k = 0; k < NFATAL; k++)
+        if (fatal_set[k]) {
+            sigaction(fatal_sigs[k], &fatal_old[k], NULL);
+            fatal_set[k] = false;
+        }
+}
+
 /* the child of a call job (builtin, function, body, or a command using {%}) */
 static int job_child(void *arg)
 {
     pjob *j = arg;
     prun *r = j->run;
     sigaction(SIGPIPE, &r->old_pipe, NULL);
+    fatal_restore();
     const char *s = getenv("LP_POOL_SLOT");
     int slot = s ? atoi(s) : 0;
     if (s)
@@ -651,6 +704,13 @@ static int submit(prun *r, lp_pool *p, pjob *j)
         char **owned = NULL;
         const char *path = lookup(r, w.v[0]);
         sh_job_spawn_opts(&so, w.v, path, r->pass, &owned);
+        if (so.handled_signals)
+            r->handled = *so.handled_signals;
+        else
+            sigemptyset(&r->handled);
+        for (size_t k = 0; k < NFATAL; k++)
+            sigaddset(&r->handled, fatal_sigs[k]);
+        so.handled_signals = &r->handled;
         so.in = LP_DEVNULL;
         so.out = LP_PIPE;
         so.err = LP_PIPE;
@@ -720,10 +780,11 @@ typedef struct watcher {
 static void *watch_main(void *arg)
 {
     watcher *w = arg;
-    struct pollfd pf[2] = {{.fd = w->intr_fd, .events = POLLIN}, {.fd = w->stop[0], .events = POLLIN}};
-    while (poll(pf, 2, -1) < 0 && errno == EINTR)
+    struct pollfd pf[3] = {{.fd = w->stop[0], .events = POLLIN}, {.fd = w->intr_fd, .events = POLLIN},
+                           {.fd = fatal_pipe[0], .events = POLLIN}};
+    while (poll(pf, 3, -1) < 0 && errno == EINTR)
         ;
-    if ((pf[0].revents & (POLLIN | POLLHUP)) && !pf[1].revents) {
+    if (!pf[0].revents && ((pf[1].revents | pf[2].revents) & (POLLIN | POLLHUP))) {
         prun *r = w->r;
         pthread_mutex_lock(&r->mu);
         r->stopping = true;
@@ -737,7 +798,7 @@ static void *watch_main(void *arg)
 static void watch_start(watcher *w, prun *r, lp_pool *p)
 {
     *w = (watcher){.r = r, .p = p, .intr_fd = sh_signal_fd(), .stop = {-1, -1}};
-    if (w->intr_fd < 0 || pipe2(w->stop, O_CLOEXEC) < 0)
+    if ((w->intr_fd < 0 && fatal_pipe[0] < 0) || pipe2(w->stop, O_CLOEXEC) < 0)
         return;
     sigset_t all, old;
     sigfillset(&all);
@@ -791,6 +852,7 @@ static int run_jobs(prun *r)
     struct sigaction ign = {.sa_handler = SIG_IGN};
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, &r->old_pipe);
+    fatal_install();
     size_t next_show = 0;
     status = sh_interrupt_status(); /* drains the self-pipe: what is left there is news */
     watcher w;
@@ -802,6 +864,10 @@ static int run_jobs(prun *r)
         int e = lp_pool_next(p, -1, &f);
         if ((status = sh_interrupt_status()) != 0)
             break;
+        if (fatal_sig) {
+            status = 128 + fatal_sig;
+            break;
+        }
         if (e == -ECHILD)
             break;
         if (e < 0) {
@@ -829,6 +895,14 @@ static int run_jobs(prun *r)
     show_bar(r, p, true);
     lp_pool_free(p); /* kills what still runs (interrupted, write error) */
     sigaction(SIGPIPE, &r->old_pipe, NULL);
+    fatal_restore();
+    if (fatal_sig) { /* every job is gone: now die of it, as without the pool */
+        char b[64];
+        while (read(fatal_pipe[0], b, sizeof b) > 0)
+            ;
+        sh_flush();
+        kill(getpid(), fatal_sig);
+    }
     if (r->write_errno) {
         if (r->write_errno == EPIPE) /* a reader that went away: as a SIGPIPE death */
             return status ? status : 128 + 13;

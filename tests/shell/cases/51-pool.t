@@ -347,6 +347,19 @@ pshell: pool: echo: unexpected before the body (a body takes its items after it)
 255
 --- status 0
 
+### pool jobs and their children do not outlive a shell killed by a signal [pshell-only]
+$TEST_SHELL -c 'pool -j2 sh -c "sleep 7.3; echo \$1" sh ::: 1 2 3' &
+pid=$!
+sleep 0.5
+kill -TERM $pid
+wait $pid
+echo $?
+ps -eo args | grep -c '^sleep 7[.]3'
+--- stdout
+143
+0
+--- status 1
+
 ### pool runs 10000 jobs with exact output [pshell-only] [slow]
 seq 10000 | pool -j4 echo | sort -n > got
 seq 10000 | cmp - got && echo same
