@@ -38,7 +38,7 @@ enum halt_when { HALT_NONE, HALT_SOON, HALT_NOW };
 typedef struct popts {
     int jobs;
     bool keep, line_buffer, dry_run, bar, null_sep;
-    long timeout_ms; /* 0: none */
+    long timeout_ms; /* 0: none (as for the timeout builtin) */
     int tries;       /* --retries N: attempts in all, as parallel (0 and 1: no retry) */
     enum halt_when halt;
     int halt_fail, halt_success; /* thresholds (0: not used) */
@@ -162,8 +162,6 @@ static int parse_opts(int argc, char **argv, popts *o)
                     usage_error("--timeout: '%s': invalid duration (examples: 1.5  2s  100ms  1m)", val);
                     return -1;
                 }
-                if (o->timeout_ms == 0)
-                    o->timeout_ms = 1;
             } else if (strcmp(name, "--retries") == 0) {
                 if (parse_int(name, val, 0, 1000, &o->tries) < 0)
                     return -1;
