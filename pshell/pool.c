@@ -466,6 +466,9 @@ static void fatal_install(void)
     fatal_pid = getpid();
     if (fatal_pipe[0] < 0 && pipe2(fatal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return;
+    char b[64];
+    while (read(fatal_pipe[0], b, sizeof b) > 0) /* nothing from an earlier run counts */
+        ;
     for (size_t k = 0; k < NFATAL; k++) {
         fatal_set[k] = false;
         if (sigaction(fatal_sigs[k], NULL, &fatal_old[k]) < 0 || fatal_old[k].sa_handler != SIG_DFL)
