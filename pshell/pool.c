@@ -858,7 +858,7 @@ static int run_jobs(prun *r)
     status = sh_interrupt_status(); /* drains the self-pipe: what is left there is news */
     watcher w;
     watch_start(&w, r, p);
-    if (submit_more(r, p) < 0)
+    if (!status && submit_more(r, p) < 0)
         status = POOL_EUSAGE;
     while (!status) {
         lp_future *f = NULL;
