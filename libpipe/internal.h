@@ -65,6 +65,8 @@ struct lp_proc {
 /* *d = a copy of *s owning every string, list and set; 0 or -ENOMEM (then nothing is held). */
 LP_HIDDEN int lp__opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s);
 LP_HIDDEN void lp__opts_free(lp_spawn_opts *o);
+/* Close every descriptor >= lo (a forked child that will not exec). */
+LP_HIDDEN void lp__close_from(int lo);
 
 /* ---- buffers (buf.c) ---- */
 /* Make room for `spare` more bytes (and the NUL) without changing len. 0 or -ENOMEM. */

@@ -172,13 +172,15 @@ static int worker_spawn(lp_pool *p, int i)
         sigemptyset(&none);
         pthread_sigmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        close(sv[0]);
-        for (int k = 0; k < p->workers; k++) /* the other workers' sockets are not ours */
-            if (p->fw[k].proc && p->fw[k].fd >= 0)
-                close(p->fw[k].fd);
-        close(p->loop.epfd);
-        close(p->wakefd);
-        worker_main(p, sv[1]);
+        /* keep stdio and the channel (as fd 3), nothing else: an inherited end of another
+         * process's pipe (other workers', the pool's jobs', exit watchers') would keep EOFs
+         * from arriving while this worker lives */
+        int ch = sv[1] == 3 ? 3 : dup2(sv[1], 3);
+        if (ch != 3)
+            _exit(EXIT_IO);
+        fcntl(3, F_SETFD, 0);
+        lp__close_from(4);
+        worker_main(p, 3);
     }
     close(sv[1]);
     lp_proc *proc = lp__proc_adopt(pid, false);
