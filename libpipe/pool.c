@@ -168,7 +168,7 @@ static void cancel_pending_job(lp_pool *p, lp_future *f)
 
 /* ---- captured output ------------------------------------------------------------------------ */
 
-static int write_all(int fd, const char *d, size_t n)
+int lp__write_all(int fd, const char *d, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, d, n);
@@ -215,13 +215,13 @@ static int capture_cb(void *ctx, int stdio, const char *data, size_t len)
         if (fd < 0)
             return fd;
         f->spill_fd[stdio] = fd;
-        int r = write_all(fd, b->data ? b->data : "", b->len);
+        int r = lp__write_all(fd, b->data ? b->data : "", b->len);
         lp_buf_free(b);
         if (r < 0)
             return r;
     }
     if (f->spill_fd[stdio] >= 0)
-        return write_all(f->spill_fd[stdio], data, len);
+        return lp__write_all(f->spill_fd[stdio], data, len);
     return lp_buf_append(b, data, len);
 }
 

@@ -101,6 +101,8 @@ LP_HIDDEN bool lp__pool_unlink_pending(lp_pool *p, lp_future *f);
 LP_HIDDEN void lp__pool_fin_push(lp_pool *p, lp_future *f);  /* driver, in loop callbacks */
 LP_HIDDEN lp_future *lp__pool_fin_take(lp_pool *p);          /* all of them, oldest first */
 LP_HIDDEN void lp__pool_wake(lp_pool *p);                    /* wake the driver (mu held) */
+/* write(2) until all is written (EINTR retried): 0 or -errno */
+LP_HIDDEN int lp__write_all(int fd, const char *d, size_t n);
 LP_HIDDEN int lp__pool_init(lp_pool *p, const lp_pool_opts *o, enum lp__job_kind kind);
 LP_HIDDEN int lp__pool_enqueue(lp_pool *p, lp_future *f, lp_future **out);
 LP_HIDDEN void lp__pool_job_done(lp_pool *p, lp_future *f);

@@ -74,20 +74,6 @@ static int read_full(int fd, void *buf, size_t n)
     return 0;
 }
 
-static int write_full(int fd, const char *b, size_t n)
-{
-    while (n > 0) {
-        ssize_t r = write(fd, b, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        b += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 static void put32(lp_buf *b, uint32_t v)
 {
     memcpy(b->data + b->len, &v, 4);
@@ -137,7 +123,7 @@ static _Noreturn void worker_main(lp_pool *p, int fd)
         uint32_t plen = (uint32_t)(reply.len - HDR);
         memcpy(reply.data, &plen, 4);
         memcpy(reply.data + 4, &count, 4);
-        if (write_full(fd, reply.data, reply.len) < 0)
+        if (lp__write_all(fd, reply.data, reply.len) < 0)
             _exit(EXIT_IO);
     }
 }
