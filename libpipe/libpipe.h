@@ -410,7 +410,9 @@ lp_pool *lp_pool_new(const lp_pool_opts *o);
  * timeout_ms, else the pool's job_timeout_ms, applies per attempt).  Both are copied: the
  * caller's may go at once.  Output is captured for stdio slots that are LP_PIPE; unless the
  * job asks otherwise it runs in a process group of its own (a timeout stops all of it), and it
- * is killed with the pool's process (PDEATHSIG).  The environment variable LP_POOL_SLOT is set
+ * is killed with the pool's process (PDEATHSIG; Linux ties it to the thread that starts the
+ * job, so only jobs started by the thread that created the pool get it — a job started while
+ * another thread drives the pool is not killed when that thread exits).  The environment variable LP_POOL_SLOT is set
  * in the job to its slot number (1..workers, GNU parallel's {%}).  Blocks while max_pending
  * jobs wait.  0 and *f (may be NULL), -EINVAL (no argv), -EPIPE after lp_pool_shutdown,
  * -ENOMEM.  A job that cannot be started completes with that error (lp_future_error). */
