@@ -325,7 +325,7 @@ static int attempt_start(lp_pool *p, lp_future *f)
     f->comm_ended = f->exited = f->finished = false;
     f->phase = 0;
     f->pdeath = pthread_equal(pthread_self(), p->creator);
-    f->parent_pid = getpid();
+    f->parent_pid = p->pid;
     int r;
     lp_proc *io;
     if (f->kind == LP__JOB_CMD) {
@@ -370,6 +370,10 @@ static int attempt_start(lp_pool *p, lp_future *f)
     r = lp__loop_add(&p->loop, &f->w_exit);
     if (r == 0)
         r = lp__comm_start(&f->comm, &p->loop, io, f->input, f->r.input_len, NULL, NULL, &f->co);
+    if (r == 0 && f->r.input_len && io->fds[0] >= 0) {
+        f->fed = true;
+        p->feeding++;
+    }
     if (r < 0) {
         lp__loop_del(&p->loop, &f->w_exit);
         lp__comm_stop(&f->comm);
@@ -408,7 +412,6 @@ static void attempt_stop(lp_pool *p, lp_future *f)
 /* The attempt's process has ended (mu held): collect its status, release it. */
 static void attempt_collect(lp_pool *p, lp_future *f)
 {
-    (void)p;
     int rc = 0;
     lp_proc_wait(f->exitp, 0, &rc);
     f->res.rc = rc;
@@ -419,6 +422,10 @@ static void attempt_collect(lp_pool *p, lp_future *f)
         int r = spill_finish(f, i);
         if (r < 0 && !f->errmsg[0])
             snprintf(f->errmsg, sizeof f->errmsg, "pool: output of pid %d: %s", (int)f->res.pid, lp_strerror(r));
+    }
+    if (f->fed) {
+        f->fed = false;
+        p->feeding--;
     }
     if (f->pl)
         lp_pipeline_free(f->pl);
@@ -552,8 +559,12 @@ static int drive_step(lp_pool *p, lp_deadline d)
     lp_watch w_intr = {.fd = p->freeing ? -1 : lp__wait_interrupt_fd(), .events = EPOLLIN, .fn = on_interrupt, .data = &interrupted};
     if (w_intr.fd >= 0 && lp__loop_add(&p->loop, &w_intr) < 0)
         w_intr.fd = -1;
+    /* only writes to a job's stdin pipe can raise SIGPIPE (workers' sockets use
+     * MSG_NOSIGNAL): the guard costs three system calls, so only when someone is fed */
+    bool guard = p->feeding > 0;
     struct lp__sigpipe sp;
-    lp__sigpipe_block(&sp);
+    if (guard)
+        lp__sigpipe_block(&sp);
     int n = lp__loop_once(&p->loop, d);
     if (w_intr.fd >= 0)
         lp__loop_del(&p->loop, &w_intr);
@@ -565,8 +576,8 @@ static int drive_step(lp_pool *p, lp_deadline d)
             f->comm.epipe = false;
         }
     }
-    epipe |= lp__fn_epipe(p);
-    lp__sigpipe_restore(&sp, epipe);
+    if (guard)
+        lp__sigpipe_restore(&sp, epipe);
     pthread_mutex_lock(&p->mu);
     if (p->kind == LP__JOB_FN)
         lp__fn_check(p);
@@ -645,6 +656,7 @@ int lp__pool_init(lp_pool *p, const lp_pool_opts *o, enum lp__job_kind kind)
     p->spill_dir = strdup(dir && *dir ? dir : "/tmp");
     p->o.spill_dir = NULL;
     p->creator = pthread_self();
+    p->pid = getpid();
     p->wakefd = -1;
     p->loop.epfd = -1;
     pthread_mutexattr_t ma;

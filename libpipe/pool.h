@@ -42,6 +42,7 @@ struct lp_future {
     struct lp__comm_opts co;
     lp_watch w_exit;
     bool comm_ended, exited, finished;
+    bool fed;         /* given input: counted in pool->feeding */
     bool pdeath;      /* started by the pool's creating thread: PDEATHSIG */
     pid_t parent_pid;
     lp_deadline deadline;
@@ -70,6 +71,8 @@ struct lp_pool {
     size_t spill_bytes;
     char *spill_dir;
     pthread_t creator;
+    pid_t pid;           /* ours (getpid once) */
+    int feeding;         /* running jobs given input: writes to pipes need the SIGPIPE guard */
     lp_loop loop;
     int wakefd;
     lp_watch w_wake;
@@ -112,7 +115,6 @@ LP_HIDDEN int lp__pool_drive(lp_pool *p, bool (*cond)(lp_pool *, void *), void *
 LP_HIDDEN void lp__fn_start(lp_pool *p);           /* hand pending tasks to idle workers */
 LP_HIDDEN lp_deadline lp__fn_deadline(lp_pool *p); /* the next task deadline, -1 none */
 LP_HIDDEN void lp__fn_check(lp_pool *p);           /* deadlines, dead workers, finished tasks */
-LP_HIDDEN bool lp__fn_epipe(lp_pool *p);           /* a write to a worker hit EPIPE (cleared) */
 LP_HIDDEN void lp__fn_free(lp_pool *p);            /* stop and reap the workers */
 
 #endif

@@ -52,7 +52,6 @@ struct lp__fn_worker {
     unsigned sent;          /* frames sent to this worker (max_tasks_per_worker) */
     bool retiring;          /* input closed: no more frames */
     bool exited;            /* reaped; cleaned up by check */
-    bool epipe;
     bool killed_timeout;    /* we killed it: the head frame timed out */
     lp_deadline deadline;   /* of the frame at the head */
 };
@@ -199,14 +198,13 @@ static int worker_spawn(lp_pool *p, int i)
 static void flush_out(lp_pool *p, struct lp__fn_worker *w)
 {
     while (w->out_off < w->outq.len) {
-        ssize_t n = write(w->fd, w->outq.data + w->out_off, w->outq.len - w->out_off);
+        /* MSG_NOSIGNAL: a dead worker gives EPIPE, never a SIGPIPE to guard against */
+        ssize_t n = send(w->fd, w->outq.data + w->out_off, w->outq.len - w->out_off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
             break;
         if (n < 0) { /* EPIPE: the worker is gone; its exit watch cleans up */
-            if (errno == EPIPE)
-                w->epipe = true;
             w->out_off = w->outq.len;
             break;
         }
@@ -486,16 +484,6 @@ void lp__fn_check(lp_pool *p)
     for (int i = 0; i < p->workers; i++)
         if (p->fw[i].proc && p->fw[i].exited)
             worker_cleanup(p, &p->fw[i]);
-}
-
-bool lp__fn_epipe(lp_pool *p)
-{
-    bool any = false;
-    for (int i = 0; p->fw && i < p->workers; i++) {
-        any |= p->fw[i].epipe;
-        p->fw[i].epipe = false;
-    }
-    return any;
 }
 
 void lp__fn_free(lp_pool *p)
