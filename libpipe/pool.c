@@ -725,8 +725,9 @@ int lp__pool_enqueue(lp_pool *p, lp_future *f, lp_future **out)
         *out = f;
     if (p->driving) {
         lp__pool_wake(p);
-    } else {
-        /* start it now if a slot is free: a non-blocking turn of the loop */
+    } else if (p->kind == LP__JOB_FN ? lp__fn_has_room(p) : p->running < p->workers) {
+        /* start it now: a non-blocking turn of the loop (when every slot is busy the job
+         * waits for whoever drives next: a burst of submits costs no loop turns) */
         lp__pool_drive(p, cond_false, NULL, 0);
     }
     pthread_mutex_unlock(&p->mu);

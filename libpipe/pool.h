@@ -115,6 +115,7 @@ LP_HIDDEN int lp__pool_drive(lp_pool *p, bool (*cond)(lp_pool *, void *), void *
 LP_HIDDEN void lp__fn_start(lp_pool *p);           /* hand pending tasks to idle workers */
 LP_HIDDEN lp_deadline lp__fn_deadline(lp_pool *p); /* the next task deadline, -1 none */
 LP_HIDDEN void lp__fn_check(lp_pool *p);           /* deadlines, dead workers, finished tasks */
+LP_HIDDEN bool lp__fn_has_room(lp_pool *p);        /* a worker could take a task now */
 LP_HIDDEN void lp__fn_free(lp_pool *p);            /* stop and reap the workers */
 
 #endif

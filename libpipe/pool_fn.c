@@ -405,6 +405,19 @@ static void worker_cleanup(lp_pool *p, struct lp__fn_worker *w)
         task_lost(p, head, rc, timed_out);
 }
 
+static bool can_take(const struct lp__fn_worker *w)
+{
+    return w->proc && !w->exited && !w->retiring && w->nfly < INFLIGHT;
+}
+
+bool lp__fn_has_room(lp_pool *p)
+{
+    for (int i = 0; i < p->workers; i++)
+        if (!p->fw[i].proc || can_take(&p->fw[i]))
+            return true;
+    return false;
+}
+
 void lp__fn_start(lp_pool *p)
 {
     if (p->freeing)
@@ -417,7 +430,7 @@ void lp__fn_start(lp_pool *p)
         struct lp__fn_worker *best = NULL;
         for (int i = 0; i < p->workers; i++) {
             struct lp__fn_worker *w = &p->fw[i];
-            if (w->proc && !w->exited && !w->retiring && w->nfly < INFLIGHT && (!best || w->nfly < best->nfly))
+            if (can_take(w) && (!best || w->nfly < best->nfly))
                 best = w;
         }
         if (!best)
