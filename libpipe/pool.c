@@ -168,7 +168,7 @@ static void cancel_pending_job(lp_pool *p, lp_future *f)
 
 /* ---- captured output ------------------------------------------------------------------------ */
 
-static int write_all(int fd, const char *d, size_t n)
+int lp__write_all(int fd, const char *d, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, d, n);
@@ -215,13 +215,13 @@ static int capture_cb(void *ctx, int stdio, const char *data, size_t len)
         if (fd < 0)
             return fd;
         f->spill_fd[stdio] = fd;
-        int r = write_all(fd, b->data ? b->data : "", b->len);
+        int r = lp__write_all(fd, b->data ? b->data : "", b->len);
         lp_buf_free(b);
         if (r < 0)
             return r;
     }
     if (f->spill_fd[stdio] >= 0)
-        return write_all(f->spill_fd[stdio], data, len);
+        return lp__write_all(f->spill_fd[stdio], data, len);
     return lp_buf_append(b, data, len);
 }
 
@@ -325,7 +325,7 @@ static int attempt_start(lp_pool *p, lp_future *f)
     f->comm_ended = f->exited = f->finished = false;
     f->phase = 0;
     f->pdeath = pthread_equal(pthread_self(), p->creator);
-    f->parent_pid = getpid();
+    f->parent_pid = p->pid;
     int r;
     lp_proc *io;
     if (f->kind == LP__JOB_CMD) {
@@ -370,6 +370,10 @@ static int attempt_start(lp_pool *p, lp_future *f)
     r = lp__loop_add(&p->loop, &f->w_exit);
     if (r == 0)
         r = lp__comm_start(&f->comm, &p->loop, io, f->input, f->r.input_len, NULL, NULL, &f->co);
+    if (r == 0 && f->r.input_len && io->fds[0] >= 0) {
+        f->fed = true;
+        p->feeding++;
+    }
     if (r < 0) {
         lp__loop_del(&p->loop, &f->w_exit);
         lp__comm_stop(&f->comm);
@@ -408,7 +412,6 @@ static void attempt_stop(lp_pool *p, lp_future *f)
 /* The attempt's process has ended (mu held): collect its status, release it. */
 static void attempt_collect(lp_pool *p, lp_future *f)
 {
-    (void)p;
     int rc = 0;
     lp_proc_wait(f->exitp, 0, &rc);
     f->res.rc = rc;
@@ -419,6 +422,10 @@ static void attempt_collect(lp_pool *p, lp_future *f)
         int r = spill_finish(f, i);
         if (r < 0 && !f->errmsg[0])
             snprintf(f->errmsg, sizeof f->errmsg, "pool: output of pid %d: %s", (int)f->res.pid, lp_strerror(r));
+    }
+    if (f->fed) {
+        f->fed = false;
+        p->feeding--;
     }
     if (f->pl)
         lp_pipeline_free(f->pl);
@@ -530,7 +537,15 @@ static lp_deadline check_running(lp_pool *p)
     return next;
 }
 
-/* One turn of the loop by the driver (mu held on entry and exit). */
+static void on_interrupt(lp_loop *l, lp_watch *w, uint32_t ev)
+{
+    (void)ev;
+    *(bool *)w->data = true;
+    lp__loop_del(l, w);
+}
+
+/* One turn of the loop by the driver (mu held on entry and exit).  -EINTR when the thread's
+ * interrupt descriptor (lp_set_wait_interrupt) became readable. */
 static int drive_step(lp_pool *p, lp_deadline d)
 {
     start_jobs(p);
@@ -540,9 +555,19 @@ static int drive_step(lp_pool *p, lp_deadline d)
     else if (next >= 0 && (d < 0 || next < d))
         d = next;
     pthread_mutex_unlock(&p->mu);
+    bool interrupted = false;
+    lp_watch w_intr = {.fd = p->freeing ? -1 : lp__wait_interrupt_fd(), .events = EPOLLIN, .fn = on_interrupt, .data = &interrupted};
+    if (w_intr.fd >= 0 && lp__loop_add(&p->loop, &w_intr) < 0)
+        w_intr.fd = -1;
+    /* only writes to a job's stdin pipe can raise SIGPIPE (workers' sockets use
+     * MSG_NOSIGNAL): the guard costs three system calls, so only when someone is fed */
+    bool guard = p->feeding > 0;
     struct lp__sigpipe sp;
-    lp__sigpipe_block(&sp);
+    if (guard)
+        lp__sigpipe_block(&sp);
     int n = lp__loop_once(&p->loop, d);
+    if (w_intr.fd >= 0)
+        lp__loop_del(&p->loop, &w_intr);
     bool epipe = false;
     for (int s = 0; s < p->workers; s++) {
         lp_future *f = p->slots[s];
@@ -551,8 +576,8 @@ static int drive_step(lp_pool *p, lp_deadline d)
             f->comm.epipe = false;
         }
     }
-    epipe |= lp__fn_epipe(p);
-    lp__sigpipe_restore(&sp, epipe);
+    if (guard)
+        lp__sigpipe_restore(&sp, epipe);
     pthread_mutex_lock(&p->mu);
     if (p->kind == LP__JOB_FN)
         lp__fn_check(p);
@@ -563,7 +588,7 @@ static int drive_step(lp_pool *p, lp_deadline d)
         attempt_ended(p, f);
     }
     start_jobs(p);
-    return n < 0 ? n : 0;
+    return interrupted ? -EINTR : n < 0 ? n : 0;
 }
 
 /* Run the pool's callbacks queued by finished jobs (mu held; released around each call). */
@@ -631,6 +656,7 @@ int lp__pool_init(lp_pool *p, const lp_pool_opts *o, enum lp__job_kind kind)
     p->spill_dir = strdup(dir && *dir ? dir : "/tmp");
     p->o.spill_dir = NULL;
     p->creator = pthread_self();
+    p->pid = getpid();
     p->wakefd = -1;
     p->loop.epfd = -1;
     pthread_mutexattr_t ma;
@@ -679,16 +705,18 @@ static bool cond_room(lp_pool *p, void *arg)
 int lp__pool_enqueue(lp_pool *p, lp_future *f, lp_future **out)
 {
     pthread_mutex_lock(&p->mu);
-    lp__pool_drive(p, cond_room, NULL, -1);
-    if (p->shut) {
+    int r = lp__pool_drive(p, cond_room, NULL, -1);
+    if (p->shut || r < 0) {
         pthread_mutex_unlock(&p->mu);
         lp__future_free(f);
         if (out)
             *out = NULL;
-        return -EPIPE;
+        return r < 0 ? r : -EPIPE;
     }
     f->seq = ++p->nseq;
     f->all_next = p->all_head;
+    if (p->all_head)
+        p->all_head->all_prev = f;
     p->all_head = f;
     if (!f->hidden)
         p->nvisible++;
@@ -697,8 +725,9 @@ int lp__pool_enqueue(lp_pool *p, lp_future *f, lp_future **out)
         *out = f;
     if (p->driving) {
         lp__pool_wake(p);
-    } else {
-        /* start it now if a slot is free: a non-blocking turn of the loop */
+    } else if (p->kind == LP__JOB_FN ? lp__fn_has_room(p) : p->running < p->workers) {
+        /* start it now: a non-blocking turn of the loop (when every slot is busy the job
+         * waits for whoever drives next: a burst of submits costs no loop turns) */
         lp__pool_drive(p, cond_false, NULL, 0);
     }
     pthread_mutex_unlock(&p->mu);
@@ -907,6 +936,7 @@ int lp_pool_next(lp_pool *p, int timeout_ms, lp_future **out)
         if (!p->done_head)
             p->done_tail = NULL;
         f->next = NULL;
+        f->returned = true;
         p->nreturned++;
         *out = f;
     } else if (r == 0) {
@@ -914,6 +944,43 @@ int lp_pool_next(lp_pool *p, int timeout_ms, lp_future **out)
     }
     pthread_mutex_unlock(&p->mu);
     return r;
+}
+
+int lp_future_release(lp_future *f)
+{
+    lp_pool *p = f->pool;
+    pthread_mutex_lock(&p->mu);
+    bool queued_cb = false;
+    for (lp_future *x = p->cb_head; x; x = x->cb_next)
+        queued_cb |= x == f;
+    if (f->state != LP__DONE || queued_cb || f->hidden) {
+        pthread_mutex_unlock(&p->mu);
+        return -EBUSY;
+    }
+    if (!f->returned) { /* still on lp_pool_next's queue: it will never be returned now */
+        lp_future *prev = NULL;
+        for (lp_future *x = p->done_head; x; prev = x, x = x->next)
+            if (x == f) {
+                if (prev)
+                    prev->next = x->next;
+                else
+                    p->done_head = x->next;
+                if (p->done_tail == x)
+                    p->done_tail = prev;
+                break;
+            }
+        p->nvisible--;
+        pthread_cond_broadcast(&p->cv);
+    }
+    if (f->all_prev)
+        f->all_prev->all_next = f->all_next;
+    else
+        p->all_head = f->all_next;
+    if (f->all_next)
+        f->all_next->all_prev = f->all_prev;
+    pthread_mutex_unlock(&p->mu);
+    lp__future_free(f);
+    return 0;
 }
 
 static bool cond_idle(lp_pool *p, void *arg)

@@ -16,7 +16,7 @@ struct lp__fn_worker;
 struct lp_future {
     lp_pool *pool;
     lp_future *next;     /* pending queue, or the done queue of lp_pool_next */
-    lp_future *all_next; /* every future of the pool, for lp_pool_free */
+    lp_future *all_next, *all_prev; /* every future of the pool, for lp_pool_free */
     lp_future *fin_next; /* attempts that ended in this turn of the loop (driver only) */
     lp_future *cb_next;  /* callbacks to run */
     uint64_t seq;
@@ -25,6 +25,7 @@ struct lp_future {
     bool hidden;     /* an lp_pool_map_fn batch: not returned by lp_pool_next */
     bool cancel_req; /* cancel asked while running */
     bool retry;      /* ended, to be run again in its slot */
+    bool returned;   /* by lp_pool_next */
     int slot;        /* 1..workers */
     /* what to run */
     lp_spawn_opts o; /* deep copy: command jobs; call jobs: stdio, cwd, env_set */
@@ -41,6 +42,7 @@ struct lp_future {
     struct lp__comm_opts co;
     lp_watch w_exit;
     bool comm_ended, exited, finished;
+    bool fed;         /* given input: counted in pool->feeding */
     bool pdeath;      /* started by the pool's creating thread: PDEATHSIG */
     pid_t parent_pid;
     lp_deadline deadline;
@@ -69,6 +71,8 @@ struct lp_pool {
     size_t spill_bytes;
     char *spill_dir;
     pthread_t creator;
+    pid_t pid;           /* ours (getpid once) */
+    int feeding;         /* running jobs given input: writes to pipes need the SIGPIPE guard */
     lp_loop loop;
     int wakefd;
     lp_watch w_wake;
@@ -100,6 +104,8 @@ LP_HIDDEN bool lp__pool_unlink_pending(lp_pool *p, lp_future *f);
 LP_HIDDEN void lp__pool_fin_push(lp_pool *p, lp_future *f);  /* driver, in loop callbacks */
 LP_HIDDEN lp_future *lp__pool_fin_take(lp_pool *p);          /* all of them, oldest first */
 LP_HIDDEN void lp__pool_wake(lp_pool *p);                    /* wake the driver (mu held) */
+/* write(2) until all is written (EINTR retried): 0 or -errno */
+LP_HIDDEN int lp__write_all(int fd, const char *d, size_t n);
 LP_HIDDEN int lp__pool_init(lp_pool *p, const lp_pool_opts *o, enum lp__job_kind kind);
 LP_HIDDEN int lp__pool_enqueue(lp_pool *p, lp_future *f, lp_future **out);
 LP_HIDDEN void lp__pool_job_done(lp_pool *p, lp_future *f);
@@ -109,7 +115,7 @@ LP_HIDDEN int lp__pool_drive(lp_pool *p, bool (*cond)(lp_pool *, void *), void *
 LP_HIDDEN void lp__fn_start(lp_pool *p);           /* hand pending tasks to idle workers */
 LP_HIDDEN lp_deadline lp__fn_deadline(lp_pool *p); /* the next task deadline, -1 none */
 LP_HIDDEN void lp__fn_check(lp_pool *p);           /* deadlines, dead workers, finished tasks */
-LP_HIDDEN bool lp__fn_epipe(lp_pool *p);           /* a write to a worker hit EPIPE (cleared) */
+LP_HIDDEN bool lp__fn_has_room(lp_pool *p);        /* a worker could take a task now */
 LP_HIDDEN void lp__fn_free(lp_pool *p);            /* stop and reap the workers */
 
 #endif

@@ -52,7 +52,6 @@ struct lp__fn_worker {
     unsigned sent;          /* frames sent to this worker (max_tasks_per_worker) */
     bool retiring;          /* input closed: no more frames */
     bool exited;            /* reaped; cleaned up by check */
-    bool epipe;
     bool killed_timeout;    /* we killed it: the head frame timed out */
     lp_deadline deadline;   /* of the frame at the head */
 };
@@ -68,20 +67,6 @@ static int read_full(int fd, void *buf, size_t n)
             continue;
         if (r <= 0)
             return r < 0 ? -1 : 1; /* 1: EOF */
-        b += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-static int write_full(int fd, const char *b, size_t n)
-{
-    while (n > 0) {
-        ssize_t r = write(fd, b, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
         b += r;
         n -= (size_t)r;
     }
@@ -137,7 +122,7 @@ static _Noreturn void worker_main(lp_pool *p, int fd)
         uint32_t plen = (uint32_t)(reply.len - HDR);
         memcpy(reply.data, &plen, 4);
         memcpy(reply.data + 4, &count, 4);
-        if (write_full(fd, reply.data, reply.len) < 0)
+        if (lp__write_all(fd, reply.data, reply.len) < 0)
             _exit(EXIT_IO);
     }
 }
@@ -172,13 +157,15 @@ static int worker_spawn(lp_pool *p, int i)
         sigemptyset(&none);
         pthread_sigmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        close(sv[0]);
-        for (int k = 0; k < p->workers; k++) /* the other workers' sockets are not ours */
-            if (p->fw[k].proc && p->fw[k].fd >= 0)
-                close(p->fw[k].fd);
-        close(p->loop.epfd);
-        close(p->wakefd);
-        worker_main(p, sv[1]);
+        /* keep stdio and the channel (as fd 3), nothing else: an inherited end of another
+         * process's pipe (other workers', the pool's jobs', exit watchers') would keep EOFs
+         * from arriving while this worker lives */
+        int ch = sv[1] == 3 ? 3 : dup2(sv[1], 3);
+        if (ch != 3)
+            _exit(EXIT_IO);
+        fcntl(3, F_SETFD, 0);
+        lp__close_from(4);
+        worker_main(p, 3);
     }
     close(sv[1]);
     lp_proc *proc = lp__proc_adopt(pid, false);
@@ -211,14 +198,13 @@ static int worker_spawn(lp_pool *p, int i)
 static void flush_out(lp_pool *p, struct lp__fn_worker *w)
 {
     while (w->out_off < w->outq.len) {
-        ssize_t n = write(w->fd, w->outq.data + w->out_off, w->outq.len - w->out_off);
+        /* MSG_NOSIGNAL: a dead worker gives EPIPE, never a SIGPIPE to guard against */
+        ssize_t n = send(w->fd, w->outq.data + w->out_off, w->outq.len - w->out_off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
             break;
         if (n < 0) { /* EPIPE: the worker is gone; its exit watch cleans up */
-            if (errno == EPIPE)
-                w->epipe = true;
             w->out_off = w->outq.len;
             break;
         }
@@ -419,6 +405,19 @@ static void worker_cleanup(lp_pool *p, struct lp__fn_worker *w)
         task_lost(p, head, rc, timed_out);
 }
 
+static bool can_take(const struct lp__fn_worker *w)
+{
+    return w->proc && !w->exited && !w->retiring && w->nfly < INFLIGHT;
+}
+
+bool lp__fn_has_room(lp_pool *p)
+{
+    for (int i = 0; i < p->workers; i++)
+        if (!p->fw[i].proc || can_take(&p->fw[i]))
+            return true;
+    return false;
+}
+
 void lp__fn_start(lp_pool *p)
 {
     if (p->freeing)
@@ -431,7 +430,7 @@ void lp__fn_start(lp_pool *p)
         struct lp__fn_worker *best = NULL;
         for (int i = 0; i < p->workers; i++) {
             struct lp__fn_worker *w = &p->fw[i];
-            if (w->proc && !w->exited && !w->retiring && w->nfly < INFLIGHT && (!best || w->nfly < best->nfly))
+            if (can_take(w) && (!best || w->nfly < best->nfly))
                 best = w;
         }
         if (!best)
@@ -498,16 +497,6 @@ void lp__fn_check(lp_pool *p)
     for (int i = 0; i < p->workers; i++)
         if (p->fw[i].proc && p->fw[i].exited)
             worker_cleanup(p, &p->fw[i]);
-}
-
-bool lp__fn_epipe(lp_pool *p)
-{
-    bool any = false;
-    for (int i = 0; p->fw && i < p->workers; i++) {
-        any |= p->fw[i].epipe;
-        p->fw[i].epipe = false;
-    }
-    return any;
 }
 
 void lp__fn_free(lp_pool *p)
