@@ -70,6 +70,15 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* Descriptors at or above the soft RLIMIT_NOFILE are not the program's: valgrind keeps its
+ * own there (a pipe and the vgdb FIFO of each process) and lowers the limit the client sees. */
+static bool above_limit(int fd)
+{
+    struct rlimit rl;
+    return getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+           (rlim_t)fd >= rl.rlim_cur;
+}
+
 static bool is(const char *in, size_t n, const char *cmd)
 {
     size_t k = strlen(cmd);
@@ -161,7 +170,7 @@ static int task_fn(const void *in_, size_t n, lp_buf *out)
             return 100;
         struct dirent *e;
         while ((e = readdir(d))) {
-            if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+            if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d) || above_limit(atoi(e->d_name)))
                 continue;
             char path[300], target[512];
             snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
@@ -665,7 +674,7 @@ static char *my_fd_targets(void)
     cr_assert(d);
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+        if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d) || above_limit(atoi(e->d_name)))
             continue;
         char path[300], target[512];
         snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
