@@ -424,6 +424,14 @@ int lp_pool_submit(lp_pool *p, const lp_spawn_opts *job, const lp_run_opts *r, l
 int lp_pool_submit_call(lp_pool *p, int (*fn)(void *arg), void *arg, const lp_spawn_opts *o,
                         const lp_run_opts *r, lp_future **f);
 
+/* Queue a pipeline job: `pl` (built with lp_pipeline_add..., not started) is copied, stages and
+ * options, and each attempt starts a fresh copy; the caller keeps pl (free it at will).  Its
+ * ends as for lp_pipeline_run: the last stage's LP_PIPE stdout and the captured stderr are
+ * the result's out/err; r->input feeds the first stage.  rc is the pipeline's (pipefail and
+ * sigpipe_ok as set on pl), usage and pid the last stage's; a timeout or cancel signals the
+ * pipeline's process group.  -EBUSY if pl was started.  As lp_pool_submit otherwise. */
+int lp_pool_submit_pipeline(lp_pool *p, const lp_pipeline *pl, const lp_run_opts *r, lp_future **f);
+
 /* Wait until the job ended (0) or timeout_ms passed (-ETIMEDOUT); drives the pool meanwhile. */
 int lp_future_wait(lp_future *f, int timeout_ms);
 

@@ -8,10 +8,17 @@
 
 #define SLOT_ENV_MAX 32
 
-enum lp__job_kind { LP__JOB_CMD, LP__JOB_CALL, LP__JOB_FN };
+enum lp__job_kind { LP__JOB_CMD, LP__JOB_CALL, LP__JOB_PIPE, LP__JOB_FN };
 enum lp__job_state { LP__PENDING, LP__RUNNING, LP__DONE };
 
 struct lp__fn_worker;
+
+/* The exit of one process of a running job. */
+struct lp__xwatch {
+    lp_watch w;
+    lp_future *f;
+    lp_proc *proc;
+};
 
 struct lp_future {
     lp_pool *pool;
@@ -35,12 +42,13 @@ struct lp_future {
     int (*fn)(void *);
     void *arg;
     /* the running attempt (driver only) */
+    lp_pipeline *tmpl; /* pipeline jobs: the stages, cloned for each attempt */
     lp_proc *proc;    /* command jobs: the child */
-    lp_pipeline *pl;  /* call jobs: one function stage */
-    lp_proc *exitp;   /* the process whose exit ends the attempt */
+    lp_pipeline *pl;  /* call jobs (one function stage) and pipeline jobs */
     struct lp__comm comm;
     struct lp__comm_opts co;
-    lp_watch w_exit;
+    struct lp__xwatch xw1, *xw; /* exits to see: xw == &xw1 for one process */
+    size_t nxw, xleft;
     bool comm_ended, exited, finished;
     bool fed;         /* given input: counted in pool->feeding */
     bool pdeath;      /* started by the pool's creating thread: PDEATHSIG */
