@@ -395,6 +395,8 @@ typedef struct lp_pool_opts {
                                stream, then moved to an unlinked temporary file that the result's
                                lp_buf maps (0: 4 MiB; SIZE_MAX: never spill)                    */
     const char *spill_dir;  /* directory of spill files (NULL: $TMPDIR, else /tmp)              */
+    bool own_thread;        /* a thread of the pool drives it all the time: jobs start and end,
+                               callbacks run (on that thread) without anyone waiting            */
     lp_future_cb on_success; /* rc == 0                                                         */
     lp_future_cb on_error;   /* rc != 0, timed out, failed to start, crashed, cancelled          */
     void *cb_ctx;

@@ -340,7 +340,7 @@ static int attempt_start(lp_pool *p, lp_future *f)
     f->stream_len[1] = f->stream_len[2] = 0;
     f->comm_ended = f->exited = f->finished = false;
     f->phase = 0;
-    f->pdeath = pthread_equal(pthread_self(), p->creator);
+    f->pdeath = lp__pool_thread_lasts(p);
     f->parent_pid = p->pid;
     int r;
     lp_proc *io;
@@ -740,12 +740,54 @@ int lp__pool_init(lp_pool *p, const lp_pool_opts *o, enum lp__job_kind kind)
     return lp__loop_add(&p->loop, &p->w_wake);
 }
 
+bool lp__pool_thread_lasts(lp_pool *p)
+{
+    pthread_t self = pthread_self();
+    return pthread_equal(self, p->creator) ||
+           (__atomic_load_n(&p->thread_up, __ATOMIC_ACQUIRE) && pthread_equal(self, p->thread_id));
+}
+
+static bool cond_stop_thread(lp_pool *p, void *arg)
+{
+    (void)arg;
+    return p->stop_thread;
+}
+
+static void *pool_thread(void *arg)
+{
+    lp_pool *p = arg;
+    p->thread_id = pthread_self();
+    __atomic_store_n(&p->thread_up, true, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop_thread)
+        lp__pool_drive(p, cond_stop_thread, NULL, -1);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int lp__pool_start_thread(lp_pool *p)
+{
+    if (!p->o.own_thread)
+        return 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* it never runs the caller's signal handlers */
+    int r = pthread_create(&p->thread, NULL, pool_thread, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0)
+        return -r;
+    p->has_thread = true;
+    return 0;
+}
+
 lp_pool *lp_pool_new(const lp_pool_opts *o)
 {
     lp_pool *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     int r = lp__pool_init(p, o, LP__JOB_CMD);
+    if (r == 0)
+        r = lp__pool_start_thread(p);
     if (r < 0) {
         lp_pool_free(p);
         errno = -r;
@@ -1102,6 +1144,14 @@ void lp_pool_free(lp_pool *p)
 {
     if (!p)
         return;
+    if (p->has_thread) {
+        pthread_mutex_lock(&p->mu);
+        p->stop_thread = true;
+        lp__pool_wake(p);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->thread, NULL);
+    }
     if (p->slots && p->loop.epfd >= 0 && p->wakefd >= 0) {
         pthread_mutex_lock(&p->mu);
         p->shut = true;
