@@ -137,7 +137,7 @@ static int worker_spawn(lp_pool *p, int i)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
-    bool pdeath = pthread_equal(pthread_self(), p->creator);
+    bool pdeath = lp__pool_thread_lasts(p);
     pid_t parent = getpid();
     fflush(NULL);
     pid_t pid = fork();
@@ -534,6 +534,8 @@ lp_pool *lp_pool_new_fn(const lp_pool_opts *o, lp_pool_fn fn, int (*initializer)
         p->fw[i] = (struct lp__fn_worker){.pool = p, .fd = -1, .deadline = -1};
         r = worker_spawn(p, i);
     }
+    if (r == 0)
+        r = lp__pool_start_thread(p);
     if (r < 0) {
         lp_pool_free(p);
         errno = -r;
