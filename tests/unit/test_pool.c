@@ -1371,3 +1371,136 @@ Test(pool, wait_interrupt_descriptor_stops_waits_not_jobs, .timeout = 60)
     close(intr[0]);
     close(intr[1]);
 }
+
+/* ---- pipeline jobs ------------------------------------------------------------------------ */
+
+static lp_pipeline *pipeline_of(char *const *a, char *const *b, bool pipefail)
+{
+    lp_pipeline *pl = lp_pipeline_new();
+    cr_assert(pl);
+    cr_assert_eq(lp_pipeline_add(pl, &(lp_spawn_opts){.argv = a}), 0);
+    cr_assert_eq(lp_pipeline_add(pl, &(lp_spawn_opts){.argv = b, .out = LP_PIPE, .err = LP_PIPE}), 0);
+    lp_pipeline_set_pipefail(pl, pipefail);
+    return pl;
+}
+
+Test(pool, pipeline_jobs, .timeout = 60)
+{
+    lp_pool *p = pool_new((lp_pool_opts){.workers = 2, .retries = 1});
+    lp_future *f[4];
+    /* output of the last stage, input to the first; the caller frees pl at once */
+    lp_pipeline *pl = pipeline_of(ARGV((char *)helper("lp-writer"), "100K", "0"),
+                                  ARGV((char *)helper("lp-echo")), false);
+    cr_assert_eq(lp_pool_submit_pipeline(p, pl, NULL, &f[0]), 0);
+    lp_pipeline_free(pl);
+    pl = pipeline_of(ARGV((char *)helper("lp-echo")), ARGV((char *)helper("lp-reader")), false);
+    lp_run_opts in = {.input = "12345", .input_len = 5};
+    cr_assert_eq(lp_pool_submit_pipeline(p, pl, &in, &f[1]), 0);
+    lp_pipeline_free(pl);
+    /* pipefail, retried: every attempt starts a fresh copy */
+    pl = pipeline_of(ARGV((char *)helper("lp-exit"), "3"), ARGV((char *)helper("lp-echo")), true);
+    cr_assert_eq(lp_pool_submit_pipeline(p, pl, NULL, &f[2]), 0);
+    lp_pipeline_free(pl);
+    pl = pipeline_of(ARGV((char *)helper("lp-exit"), "3"), ARGV((char *)helper("lp-echo")), false);
+    cr_assert_eq(lp_pool_submit_pipeline(p, pl, NULL, &f[3]), 0);
+
+    const lp_result *r = wait_res(f[0]);
+    cr_assert_eq(r->rc, 0, "%s", lp_future_errmsg(f[0]));
+    check_pattern(&r->out, 'a', 100 << 10);
+    r = wait_res(f[1]);
+    cr_assert_str_eq(r->out.data, "read 5\n");
+    r = wait_res(f[2]);
+    cr_assert_eq(r->rc, 3, "pipefail: the failing stage's rc");
+    cr_assert_eq(r->attempts, 2);
+    cr_assert_eq(lp_future_error(f[2]), LP_ECHECK);
+    r = wait_res(f[3]);
+    cr_assert_eq(r->rc, 0, "without pipefail: the last stage's rc");
+    cr_assert_eq(r->attempts, 1);
+    /* a started pipeline is refused */
+    cr_assert_eq(lp_pipeline_start(pl), 0);
+    lp_future *g;
+    cr_assert_eq(lp_pool_submit_pipeline(p, pl, NULL, &g), -EBUSY);
+    int rc;
+    cr_assert_eq(lp_pipeline_wait(pl, HANG_MS, &rc), 0);
+    lp_pipeline_free(pl);
+    lp_pool_free(p);
+    int z;
+    cr_assert_eq(count_children(&z), 0);
+}
+
+Test(pool, pipeline_job_timeout_stops_its_group, .timeout = 60)
+{
+    lp_pool *p = pool_new((lp_pool_opts){.workers = 1, .job_timeout_ms = 300});
+    lp_pipeline *pl = pipeline_of(ARGV((char *)helper("lp-forker"), "30"),
+                                  ARGV((char *)helper("lp-echo")), false);
+    lp_future *f;
+    cr_assert_eq(lp_pool_submit_pipeline(p, pl, NULL, &f), 0);
+    lp_pipeline_free(pl);
+    double t0 = now_s();
+    const lp_result *r = wait_res(f);
+    cr_assert_lt(now_s() - t0, 10);
+    cr_assert(r->timed_out);
+    cr_assert_eq(lp_future_error(f), -ETIMEDOUT);
+    int gc = 0;
+    cr_assert(r->out.data && sscanf(r->out.data, "GRANDCHILD %d", &gc) == 1,
+              "output before the timeout lost: '%s'", r->out.data ? r->out.data : "(null)");
+    wait_dead(gc);
+    cr_assert(proc_dead(gc), "a grandchild of the first stage survived the timeout");
+    lp_pool_free(p);
+}
+
+/* ---- own_thread --------------------------------------------------------------------------- */
+
+struct own {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ended, on_main;
+    pthread_t main;
+};
+
+static void own_cb(lp_future *f, void *ctx)
+{
+    struct own *o = ctx;
+    pthread_mutex_lock(&o->mu);
+    o->ended++;
+    o->on_main += pthread_equal(pthread_self(), o->main) != 0;
+    pthread_cond_broadcast(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+}
+
+Test(pool, own_thread_runs_jobs_and_callbacks_without_waiters, .timeout = 60)
+{
+    static struct own o = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    o.main = pthread_self();
+    lp_pool *p = pool_new((lp_pool_opts){.workers = 2, .own_thread = true, .on_success = own_cb,
+                                         .on_error = own_cb, .cb_ctx = &o});
+    lp_future *f[6];
+    for (int i = 0; i < 5; i++)
+        f[i] = submit(p, ARGV((char *)helper("lp-exit"), "-p", "own", "0"));
+    f[5] = submit(p, ARGV((char *)helper("lp-exit"), "1"));
+    /* nobody waits on the pool: the callbacks arrive by themselves */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_mutex_lock(&o.mu);
+    while (o.ended < 6 && pthread_cond_timedwait(&o.cv, &o.mu, &until) == 0)
+        ;
+    int ended = o.ended, on_main = o.on_main;
+    pthread_mutex_unlock(&o.mu);
+    cr_assert_eq(ended, 6, "%d of 6 callbacks without a waiter", ended);
+    cr_assert_eq(on_main, 0, "callbacks ran on the caller's thread, not the pool's");
+    for (int i = 0; i < 5; i++)
+        cr_assert_str_eq(lp_future_result(f[i])->out.data, "own\n");
+    cr_assert_eq(lp_future_error(f[5]), LP_ECHECK);
+    /* waiting still works */
+    lp_future *g = submit(p, ARGV((char *)helper("lp-exit"), "-p", "waited", "0"));
+    cr_assert_str_eq(wait_res(g)->out.data, "waited\n");
+    lp_future *h;
+    int n = 0;
+    while (lp_pool_next(p, 0, &h) == 0)
+        n++;
+    cr_assert_eq(n, 7);
+    lp_pool_free(p);
+    int z;
+    cr_assert_eq(count_children(&z), 0);
+}
