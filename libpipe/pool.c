@@ -659,9 +659,13 @@ static void run_callbacks(lp_pool *p)
         if (!p->cb_head)
             p->cb_tail = NULL;
         lp_future_cb cb = f->error == 0 ? p->o.on_success : p->o.on_error;
+        p->cb_active++;
         pthread_mutex_unlock(&p->mu);
-        cb(f, p->o.cb_ctx);
+        if (cb)
+            cb(f, p->o.cb_ctx);
         pthread_mutex_lock(&p->mu);
+        p->cb_active--;
+        pthread_cond_broadcast(&p->cv); /* lp_pool_shutdown(wait) waits for callbacks too */
     }
 }
 
@@ -672,7 +676,9 @@ int lp__pool_drive(lp_pool *p, bool (*cond)(lp_pool *, void *), void *arg, lp_de
     for (;;) {
         if (cond(p, arg))
             return 0;
-        if (p->driving) {
+        /* a pool with its own thread is driven by that thread alone (callbacks run there) */
+        bool others = p->thread_drives && !pthread_equal(pthread_self(), p->thread_id);
+        if (p->driving || others) {
             if (d >= 0 && lp__now_ns() >= d)
                 return -ETIMEDOUT;
             cond_wait_until(p, d);
@@ -759,8 +765,11 @@ static void *pool_thread(void *arg)
     p->thread_id = pthread_self();
     __atomic_store_n(&p->thread_up, true, __ATOMIC_RELEASE);
     pthread_mutex_lock(&p->mu);
+    p->thread_drives = true;
     while (!p->stop_thread)
         lp__pool_drive(p, cond_stop_thread, NULL, -1);
+    p->thread_drives = false;
+    pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
@@ -824,7 +833,7 @@ int lp__pool_enqueue(lp_pool *p, lp_future *f, lp_future **out)
     lp__pool_push_back(p, f);
     if (out)
         *out = f;
-    if (p->driving) {
+    if (p->driving || p->thread_drives) {
         lp__pool_wake(p);
     } else if (p->kind == LP__JOB_FN ? lp__fn_has_room(p) : p->running < p->workers) {
         /* start it now: a non-blocking turn of the loop (when every slot is busy the job
@@ -1030,6 +1039,8 @@ int lp_future_cancel(lp_future *f)
     } else if (f->state == LP__PENDING && lp__pool_unlink_pending(p, f)) {
         cancel_pending_job(p, f);
         pthread_cond_broadcast(&p->cv);
+    } else if (f->kind == LP__JOB_FN && lp__fn_cancel_queued(p, f)) {
+        f->cancel_req = true;
     } else {
         f->cancel_req = true;
         lp__pool_wake(p);
@@ -1072,7 +1083,7 @@ int lp_future_release(lp_future *f)
     bool queued_cb = false;
     for (lp_future *x = p->cb_head; x; x = x->cb_next)
         queued_cb |= x == f;
-    if (f->state != LP__DONE || queued_cb || f->hidden) {
+    if (f->state != LP__DONE || queued_cb || f->hidden || f->worker) {
         pthread_mutex_unlock(&p->mu);
         return -EBUSY;
     }
@@ -1105,7 +1116,7 @@ int lp_future_release(lp_future *f)
 static bool cond_idle(lp_pool *p, void *arg)
 {
     (void)arg;
-    return p->npending == 0 && p->running == 0 && !p->fin_head;
+    return p->npending == 0 && p->running == 0 && !p->fin_head && !p->cb_head && !p->cb_active;
 }
 
 int lp_pool_shutdown(lp_pool *p, bool wait, bool cancel_pending)
@@ -1131,10 +1142,13 @@ void lp_pool_stats(const lp_pool *p, size_t *pending, size_t *running, size_t *d
 {
     lp_pool *q = (lp_pool *)p;
     pthread_mutex_lock(&q->mu);
+    size_t pend = p->npending, run = (size_t)p->running;
+    if (p->kind == LP__JOB_FN) /* tasks queued inside a worker are pending, not running */
+        lp__fn_stats(q, &pend, &run);
     if (pending)
-        *pending = p->npending;
+        *pending = pend;
     if (running)
-        *running = (size_t)p->running;
+        *running = run;
     if (done)
         *done = p->ndone;
     pthread_mutex_unlock(&q->mu);
@@ -1157,6 +1171,7 @@ void lp_pool_free(lp_pool *p)
         p->shut = true;
         p->freeing = true;
         p->o.on_success = p->o.on_error = NULL; /* no callbacks from inside free */
+        p->cb_head = p->cb_tail = NULL;
         while (p->pend_head) {
             lp_future *f = p->pend_head;
             lp__pool_unlink_pending(p, f);

@@ -67,7 +67,11 @@ struct lp_future {
     bool crashed;     /* the worker died running it */
     struct lp__fn_map *map; /* lp_pool_map_fn batch: where results go */
     size_t map_first, map_n;
-    struct lp__fn_worker *worker;
+    struct lp__fn_worker *worker; /* sent to it, not finished (mu held) */
+    uint64_t frame;   /* its number among the frames sent to that worker */
+    bool cancel_seen; /* the driver acted on cancel_req */
+    bool skipped;     /* the worker skipped it: cancelled before it ran */
+    bool done_early;  /* ended (cancelled) while still queued in a worker */
 };
 
 struct lp_pool {
@@ -83,6 +87,8 @@ struct lp_pool {
     pthread_t thread;    /* own_thread: the pool's driving thread */
     pthread_t thread_id; /* what that thread sees as pthread_self(), once thread_up */
     bool has_thread, stop_thread, thread_up;
+    bool thread_drives;  /* the own thread runs: nobody else drives (mu held) */
+    int cb_active;       /* callbacks running now */
     int feeding;         /* running jobs given input: writes to pipes need the SIGPIPE guard */
     lp_loop loop;
     int wakefd;
@@ -103,6 +109,7 @@ struct lp_pool {
     lp_pool_fn fn;
     int (*init)(void *);
     struct lp__fn_worker *fw; /* workers[workers] */
+    uint64_t *cancel_tab;     /* shared with workers: [worker][frame % INFLIGHT] = frame + 1 */
 };
 
 LP_HIDDEN lp_future *lp__future_new(lp_pool *p, enum lp__job_kind kind);
@@ -129,6 +136,9 @@ LP_HIDDEN int lp__pool_drive(lp_pool *p, bool (*cond)(lp_pool *, void *), void *
 LP_HIDDEN void lp__fn_start(lp_pool *p);           /* hand pending tasks to idle workers */
 LP_HIDDEN lp_deadline lp__fn_deadline(lp_pool *p); /* the next task deadline, -1 none */
 LP_HIDDEN void lp__fn_check(lp_pool *p);           /* deadlines, dead workers, finished tasks */
+/* Cancel f if it waits inside a worker and has not started there: it ends now (true). */
+LP_HIDDEN bool lp__fn_cancel_queued(lp_pool *p, lp_future *f);
+LP_HIDDEN void lp__fn_stats(lp_pool *p, size_t *pending, size_t *running);
 LP_HIDDEN bool lp__fn_has_room(lp_pool *p);        /* a worker could take a task now */
 LP_HIDDEN void lp__fn_free(lp_pool *p);            /* stop and reap the workers */
 

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -31,6 +32,7 @@
 #define HDR 8               /* u32 length + u32 count */
 #define EXIT_INIT_FAILED 120
 #define EXIT_IO 121
+#define SKIPPED UINT32_MAX  /* the count of an answer to a frame cancelled before it ran */
 
 struct lp__fn_map {
     lp_buf *out;
@@ -50,6 +52,7 @@ struct lp__fn_worker {
     lp_future *fly[INFLIGHT]; /* frames sent, in order: fly[head..] */
     int head, nfly;
     unsigned sent;          /* frames sent to this worker (max_tasks_per_worker) */
+    int assigned;           /* its futures not yet finished (mu held; lp_pool_stats) */
     bool retiring;          /* input closed: no more frames */
     bool exited;            /* reaped; cleaned up by check */
     bool killed_timeout;    /* we killed it: the head frame timed out */
@@ -86,12 +89,27 @@ static uint32_t get32(const char *p)
     return v;
 }
 
-static _Noreturn void worker_main(lp_pool *p, int fd)
+/* Who gets frame `frame` of a worker: the worker starting it or the pool cancelling it.  Its
+ * cell in the shared table holds (frame + 1) << 1, plus 1 when cancelled; whoever writes its
+ * mark first wins, the other sees it.  true: we won (the worker runs it / the cancel stands). */
+static bool claim_frame(uint64_t *cell, uint64_t frame, bool cancel)
+{
+    uint64_t started = (frame + 1) << 1, cancelled = started | 1, want = cancel ? cancelled : started;
+    uint64_t v = __atomic_load_n(cell, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (v == started || v == cancelled)
+            return v == want;
+        if (__atomic_compare_exchange_n(cell, &v, want, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return true;
+    }
+}
+
+static _Noreturn void worker_main(lp_pool *p, int fd, uint64_t *cancelled)
 {
     if (p->init && p->init(p->o.init_arg) != 0)
         _exit(EXIT_INIT_FAILED);
     lp_buf in = {0}, reply = {0}, out = {0};
-    for (;;) {
+    for (uint64_t frame = 0;; frame++) {
         char hdr[HDR];
         int r = read_full(fd, hdr, HDR);
         if (r != 0)
@@ -100,6 +118,12 @@ static _Noreturn void worker_main(lp_pool *p, int fd)
         in.len = 0;
         if (lp__buf_reserve(&in, len) < 0 || read_full(fd, in.data, len) != 0)
             _exit(EXIT_IO);
+        if (!claim_frame(&cancelled[frame % INFLIGHT], frame, false)) {
+            uint32_t skip[2] = {0, SKIPPED}; /* cancelled while queued here: not run */
+            if (lp__write_all(fd, (const char *)skip, sizeof skip) < 0)
+                _exit(EXIT_IO);
+            continue;
+        }
         reply.len = 0;
         if (lp__buf_reserve(&reply, HDR) < 0)
             _exit(EXIT_IO);
@@ -139,6 +163,8 @@ static int worker_spawn(lp_pool *p, int i)
         return -errno;
     bool pdeath = lp__pool_thread_lasts(p);
     pid_t parent = getpid();
+    for (int k = 0; k < INFLIGHT; k++) /* the new worker counts its frames from 0 */
+        __atomic_store_n(&p->cancel_tab[(size_t)i * INFLIGHT + k], 0, __ATOMIC_RELEASE);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -165,7 +191,7 @@ static int worker_spawn(lp_pool *p, int i)
             _exit(EXIT_IO);
         fcntl(3, F_SETFD, 0);
         lp__close_from(4);
-        worker_main(p, 3);
+        worker_main(p, 3, p->cancel_tab + (size_t)i * INFLIGHT);
     }
     close(sv[1]);
     lp_proc *proc = lp__proc_adopt(pid, false);
@@ -236,6 +262,10 @@ static void parse_answers(lp_pool *p, struct lp__fn_worker *w)
         w->head = (w->head + 1) % INFLIGHT;
         w->nfly--;
         size_t pos = 0;
+        if (count == SKIPPED) {
+            f->skipped = true;
+            count = 0;
+        }
         for (uint32_t k = 0; k < count; k++) {
             int rc = (int)get32(d + pos);
             uint32_t n = get32(d + pos + 4);
@@ -302,6 +332,25 @@ static void on_worker_exit(lp_loop *l, lp_watch *w, uint32_t ev)
 static void task_finished(lp_pool *p, lp_future *f)
 {
     p->running--; /* it left its worker */
+    if (f->worker) {
+        f->worker->assigned--;
+        f->worker = NULL;
+    }
+    if (f->done_early) /* cancelled while queued in the worker: ended then, now it left */
+        return;
+    if (f->skipped) {
+        f->res.attempts--;
+        f->error = -ECANCELED;
+        snprintf(f->errmsg, sizeof f->errmsg, "cancelled before it started");
+        if (f->map) {
+            f->map->remaining--;
+            f->state = LP__DONE;
+            pthread_cond_broadcast(&p->cv);
+        } else {
+            lp__pool_job_done(p, f);
+        }
+        return;
+    }
     bool failed = f->error == 0 && (f->res.rc != 0 || f->res.timed_out || f->crashed);
     if (!f->map && failed && !f->cancel_req && !p->freeing && f->res.attempts <= p->o.retries) {
         f->crashed = f->res.timed_out = false;
@@ -364,6 +413,10 @@ static void task_lost(lp_pool *p, lp_future *f, int rc, bool timed_out)
             off += 4 + n;
         }
         p->running--;
+        if (f->worker) {
+            f->worker->assigned--;
+            f->worker = NULL;
+        }
         f->map->remaining--;
         f->state = LP__DONE;
         return;
@@ -387,12 +440,21 @@ static void worker_cleanup(lp_pool *p, struct lp__fn_worker *w)
     lp_proc_wait(w->proc, 0, &rc);
     for (int k = w->nfly - 1; k >= 1; k--) { /* never started: back to the front, in order */
         lp_future *f = w->fly[(w->head + k) % INFLIGHT];
+        if (p->freeing || f->done_early) { /* never ran: ends cancelled */
+            f->worker = NULL;
+            f->skipped = true;
+            task_finished(p, f);
+            continue;
+        }
         f->res.attempts--;
         f->state = LP__PENDING;
+        f->worker = NULL;
         p->running--;
         lp__pool_push_front(p, f);
     }
     lp_future *head = w->nfly > 0 ? w->fly[w->head] : NULL;
+    if (head)
+        head->worker = NULL; /* the slot is reset below */
     bool timed_out = w->killed_timeout;
     if (w->w_sock.active)
         lp__loop_del(&p->loop, &w->w_sock);
@@ -408,6 +470,33 @@ static void worker_cleanup(lp_pool *p, struct lp__fn_worker *w)
 static bool can_take(const struct lp__fn_worker *w)
 {
     return w->proc && !w->exited && !w->retiring && w->nfly < INFLIGHT;
+}
+
+bool lp__fn_cancel_queued(lp_pool *p, lp_future *f)
+{
+    if (!f->worker || f->map)
+        return false;
+    uint64_t *cell = &p->cancel_tab[(size_t)(f->worker - p->fw) * INFLIGHT + f->frame % INFLIGHT];
+    if (!claim_frame(cell, f->frame, true))
+        return false; /* the worker has started it: it is running */
+    /* it will never run: it ends now; the worker's "skipped" answer only releases it */
+    f->done_early = true;
+    f->res.attempts--;
+    f->error = -ECANCELED;
+    snprintf(f->errmsg, sizeof f->errmsg, "cancelled before it started");
+    lp__pool_job_done(p, f);
+    return true;
+}
+
+void lp__fn_stats(lp_pool *p, size_t *pending, size_t *running)
+{
+    *pending = p->npending;
+    *running = 0;
+    for (int i = 0; p->fw && i < p->workers; i++)
+        if (p->fw[i].assigned > 0) {
+            (*running)++;
+            *pending += (size_t)p->fw[i].assigned - 1;
+        }
 }
 
 bool lp__fn_has_room(lp_pool *p)
@@ -450,10 +539,14 @@ void lp__fn_start(lp_pool *p)
             continue;
         }
         p->running++;
+        best->assigned++;
+        f->worker = best;
+        f->frame = best->sent++;
+        f->cancel_seen = false;
         best->fly[(best->head + best->nfly) % INFLIGHT] = f;
         if (best->nfly++ == 0 && p->o.job_timeout_ms > 0)
             best->deadline = lp__deadline(p->o.job_timeout_ms);
-        if (p->o.max_tasks_per_worker && ++best->sent >= p->o.max_tasks_per_worker)
+        if (p->o.max_tasks_per_worker && best->sent >= p->o.max_tasks_per_worker)
             best->retiring = true;
     }
     for (int i = 0; i < p->workers; i++)
@@ -470,6 +563,11 @@ lp_deadline lp__fn_deadline(lp_pool *p)
         struct lp__fn_worker *w = &p->fw[i];
         if (w->proc && w->exited)
             return 0;
+        if (w->proc && w->nfly > 0) {
+            lp_future *f = w->fly[w->head];
+            if (((f->cancel_req && !f->done_early) || p->freeing) && !f->cancel_seen)
+                return 0; /* a cancel (or the pool's end) to carry out */
+        }
         if (w->proc && w->nfly > 0 && w->deadline >= 0 && (next < 0 || w->deadline < next))
             next = w->deadline;
     }
@@ -483,7 +581,9 @@ void lp__fn_check(lp_pool *p)
         struct lp__fn_worker *w = &p->fw[i];
         if (!w->proc || w->exited || w->nfly == 0)
             continue;
-        bool cancel = w->fly[w->head]->cancel_req || p->freeing;
+        lp_future *head = w->fly[w->head];
+        bool cancel = (head->cancel_req && !head->done_early) || p->freeing;
+        head->cancel_seen |= cancel;
         bool late = w->deadline >= 0 && now >= w->deadline;
         if ((cancel || late) && !w->killed_timeout) {
             w->killed_timeout = late && !cancel;
@@ -512,6 +612,9 @@ void lp__fn_free(lp_pool *p)
     }
     free(p->fw);
     p->fw = NULL;
+    if (p->cancel_tab)
+        munmap(p->cancel_tab, (size_t)p->workers * INFLIGHT * sizeof(uint64_t));
+    p->cancel_tab = NULL;
 }
 
 /* ---- public API --------------------------------------------------------------------------- */
@@ -530,6 +633,14 @@ lp_pool *lp_pool_new_fn(const lp_pool_opts *o, lp_pool_fn fn, int (*initializer)
     p->init = initializer;
     if (r == 0 && !(p->fw = calloc((size_t)p->workers, sizeof *p->fw)))
         r = -ENOMEM;
+    if (r == 0) { /* shared with the workers: frames cancelled while queued in one */
+        void *m = mmap(NULL, (size_t)p->workers * INFLIGHT * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            r = -errno;
+        else
+            p->cancel_tab = m;
+    }
     for (int i = 0; r == 0 && i < p->workers; i++) {
         p->fw[i] = (struct lp__fn_worker){.pool = p, .fd = -1, .deadline = -1};
         r = worker_spawn(p, i);
@@ -572,6 +683,8 @@ int lp_pool_map_fn(lp_pool *p, const lp_buf *in, size_t n, size_t batch, lp_buf 
 {
     if (!p || p->kind != LP__JOB_FN || (n && (!in || !out)))
         return -EINVAL;
+    if (n == 0)
+        return 0;
     memset(out, 0, n * sizeof *out);
     if (rc)
         memset(rc, 0, n * sizeof *rc);
