@@ -21,17 +21,6 @@
 #define READ_MAX ((size_t)1 << 20)
 #define WRITE_MAX ((size_t)1 << 20)
 
-struct comm {
-    lp_proc *p;
-    lp_loop loop;
-    lp_watch w[3]; /* 0: stdin (or pty master), 1: stdout, 2: stderr */
-    lp_watch w_exit;
-    lp_buf *dst[3];
-    const struct lp__comm_opts *co;
-    bool epipe; /* one of our writes hit EPIPE: a SIGPIPE may be pending for this thread */
-    int cb_ret; /* the callback's non-zero return that stopped us */
-};
-
 static void set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -39,13 +28,51 @@ static void set_nonblock(int fd)
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static void stop_cb(struct comm *c, int r)
+/* Stop: on its own loop, stop the loop; on a shared one, remove our watches and tell the owner. */
+static void halt(struct lp__comm *c, int err)
 {
-    c->cb_ret = r;
-    c->loop.stop = 1;
+    if (!c->on_end) {
+        c->loop->stop = err < 0 ? err : 1;
+        return;
+    }
+    c->err = err;
+    lp__comm_stop(c);
 }
 
-static void input_done(struct comm *c)
+static void stop_cb(struct lp__comm *c, int r)
+{
+    c->cb_ret = r;
+    halt(c, 0);
+}
+
+static int comm_add(struct lp__comm *c, lp_watch *w)
+{
+    int r = lp__loop_add(c->loop, w);
+    if (r == 0)
+        c->live++;
+    return r;
+}
+
+static void comm_del(struct lp__comm *c, lp_watch *w)
+{
+    if (!w->active)
+        return;
+    lp__loop_del(c->loop, w);
+    if (--c->live == 0 && c->on_end && !c->ended) {
+        c->ended = true;
+        c->on_end(c);
+    }
+}
+
+void lp__comm_stop(struct lp__comm *c)
+{
+    c->ended = true; /* no on_end for a stop asked for */
+    for (int i = 0; i < 3; i++)
+        comm_del(c, &c->w[i]);
+    comm_del(c, &c->w_exit);
+}
+
+static void input_done(struct lp__comm *c)
 {
     lp_proc *p = c->p;
     p->in_ptr = NULL;
@@ -54,14 +81,14 @@ static void input_done(struct comm *c)
     p->in_own = NULL;
     if (p->is_pty) {
         if (c->w[0].events & EPOLLOUT)
-            lp__loop_mod(&c->loop, &c->w[0], EPOLLIN);
+            lp__loop_mod(c->loop, &c->w[0], EPOLLIN);
         return;
     }
-    lp__loop_del(&c->loop, &c->w[0]);
+    comm_del(c, &c->w[0]);
     lp_proc_close_fd(p, 0);
 }
 
-static void on_writable(struct comm *c)
+static void on_writable(struct lp__comm *c)
 {
     lp_proc *p = c->p;
     while (p->in_left > 0) {
@@ -84,7 +111,7 @@ static void on_writable(struct comm *c)
 }
 
 /* Hand newly read bytes (in pend[i] from `from` on) to the callback, whole lines if asked. */
-static int deliver(struct comm *c, int i, bool eof)
+static int deliver(struct lp__comm *c, int i, bool eof)
 {
     lp_buf *b = &c->p->pend[i];
     const struct lp__comm_opts *co = c->co;
@@ -117,12 +144,12 @@ static int deliver(struct comm *c, int i, bool eof)
     return r;
 }
 
-static void on_eof(struct comm *c, int i)
+static void on_eof(struct lp__comm *c, int i)
 {
     lp_proc *p = c->p;
     bool master = p->is_pty && i == 1; /* the pty master carries stdout (and stdin) */
     p->eof[i] = true;
-    lp__loop_del(&c->loop, &c->w[master ? 0 : i]);
+    comm_del(c, &c->w[master ? 0 : i]);
     if (!master)
         lp_proc_close_fd(p, i);
     if (c->co->cb) {
@@ -132,7 +159,7 @@ static void on_eof(struct comm *c, int i)
     }
 }
 
-static void on_readable(struct comm *c, int i)
+static void on_readable(struct lp__comm *c, int i)
 {
     lp_proc *p = c->p;
     int fd = p->fds[i == 1 && p->is_pty ? 0 : i];
@@ -153,7 +180,7 @@ static void on_readable(struct comm *c, int i)
             }
             if (want) {
                 if (lp__buf_reserve(b, want) < 0) {
-                    c->loop.stop = -ENOMEM;
+                    halt(c, -ENOMEM);
                     return;
                 }
                 into = b->data + b->len;
@@ -194,7 +221,7 @@ static void on_readable(struct comm *c, int i)
 static void on_fd(lp_loop *l, lp_watch *w, uint32_t ev)
 {
     (void)l;
-    struct comm *c = w->data;
+    struct lp__comm *c = w->data;
     int i = (int)(w - c->w);
     if (i == 0 && (ev & (EPOLLOUT | EPOLLERR)) && c->p->in_left)
         on_writable(c);
@@ -210,28 +237,51 @@ static void on_fd(lp_loop *l, lp_watch *w, uint32_t ev)
 static void on_exit_fd(lp_loop *l, lp_watch *w, uint32_t ev)
 {
     (void)ev;
-    struct comm *c = w->data;
+    (void)l;
+    struct lp__comm *c = w->data;
     lp__proc_reap(c->p, true);
-    lp__loop_del(l, w);
+    comm_del(c, w);
 }
 
-void lp__enlarge_out_pipes(lp_proc *p)
+void lp__comm_drain(struct lp__comm *c)
 {
-    for (int i = 1; i <= 2; i++)
-        if (p->fds[i] >= 0)
-            fcntl(p->fds[i], F_SETPIPE_SZ, READ_MAX);
+    for (int i = 1; i <= 2 && !c->ended; i++)
+        if (c->w[i].active)
+            on_readable(c, i);
+    if (!c->ended && c->p->is_pty && c->w[0].active)
+        on_readable(c, 1);
 }
 
-int lp__communicate(lp_proc *p, const void *in, size_t in_len, lp_buf *out, lp_buf *err,
-                    const struct lp__comm_opts *co, lp_deadline d, int *rc)
+void lp__sigpipe_block(struct lp__sigpipe *s)
+{
+    sigemptyset(&s->set);
+    sigaddset(&s->set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &s->set, &s->old);
+    sigset_t pending;
+    sigpending(&pending);
+    s->was_pending = sigismember(&pending, SIGPIPE);
+}
+
+void lp__sigpipe_restore(struct lp__sigpipe *s, bool epipe)
+{
+    if (epipe && !s->was_pending) { /* consume the SIGPIPE our own write raised */
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&s->set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &s->old, NULL);
+}
+
+int lp__comm_start(struct lp__comm *c, lp_loop *l, lp_proc *p, const void *in, size_t in_len,
+                   lp_buf *out, lp_buf *err, const struct lp__comm_opts *co)
 {
     if (in && in_len && (p->in_left || (p->comm_started && !p->is_pty)))
         return -EINVAL; /* input is given once: stdin was closed (or is still being fed) */
-    struct comm c = {.p = p, .dst = {NULL, out, err}, .co = co};
-    int r = lp__loop_init(&c.loop);
-    if (r < 0)
-        return r;
-
+    void (*on_end)(struct lp__comm *) = c->on_end;
+    void *data = c->data;
+    *c = (struct lp__comm){.p = p, .loop = l, .dst = {NULL, out, err}, .co = co, .on_end = on_end,
+                           .data = data};
+    int r = 0;
     int in_fd = p->fds[0];
     if (!p->comm_started) {
         p->comm_started = true;
@@ -244,9 +294,9 @@ int lp__communicate(lp_proc *p, const void *in, size_t in_len, lp_buf *out, lp_b
     if (in_fd >= 0 && (p->in_left || p->is_pty)) {
         set_nonblock(in_fd);
         uint32_t ev = (p->in_left ? EPOLLOUT : 0) | (p->is_pty && !p->eof[1] ? EPOLLIN : 0);
-        c.w[0] = (lp_watch){.fd = in_fd, .events = ev, .fn = on_fd, .data = &c};
-        if (ev && (r = lp__loop_add(&c.loop, &c.w[0])) < 0)
-            goto out;
+        c->w[0] = (lp_watch){.fd = in_fd, .events = ev, .fn = on_fd, .data = c};
+        if (ev && (r = comm_add(c, &c->w[0])) < 0)
+            goto fail;
     } else if (in_fd >= 0 && !p->is_pty) {
         lp_proc_close_fd(p, 0); /* nothing (more) to send: EOF now, as Python does */
     }
@@ -254,32 +304,47 @@ int lp__communicate(lp_proc *p, const void *in, size_t in_len, lp_buf *out, lp_b
         if (p->fds[i] < 0 || p->eof[i])
             continue;
         set_nonblock(p->fds[i]);
-        c.w[i] = (lp_watch){.fd = p->fds[i], .events = EPOLLIN, .fn = on_fd, .data = &c};
-        if ((r = lp__loop_add(&c.loop, &c.w[i])) < 0)
-            goto out;
+        c->w[i] = (lp_watch){.fd = p->fds[i], .events = EPOLLIN, .fn = on_fd, .data = c};
+        if ((r = comm_add(c, &c->w[i])) < 0)
+            goto fail;
     }
-    if (!p->reaped) {
-        c.w_exit = (lp_watch){.fd = p->exitfd, .events = EPOLLIN, .fn = on_exit_fd, .data = &c};
-        if ((r = lp__loop_add(&c.loop, &c.w_exit)) < 0)
-            goto out;
+    if (!p->reaped && !co->no_exit_watch) {
+        c->w_exit = (lp_watch){.fd = p->exitfd, .events = EPOLLIN, .fn = on_exit_fd, .data = c};
+        if ((r = comm_add(c, &c->w_exit)) < 0)
+            goto fail;
     }
-
-    sigset_t pipe_set, old;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    sigset_t pending;
-    sigpending(&pending);
-    bool was_pending = sigismember(&pending, SIGPIPE);
-
-    r = lp__loop_run(&c.loop, d);
-
-    if (c.epipe && !was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
+    if (c->live == 0 && c->on_end) { /* nothing to watch: ended already */
+        c->ended = true;
+        c->on_end(c);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return 0;
+fail:
+    lp__comm_stop(c);
+    return r;
+}
+
+void lp__enlarge_out_pipes(lp_proc *p)
+{
+    for (int i = 1; i <= 2; i++)
+        if (p->fds[i] >= 0)
+            fcntl(p->fds[i], F_SETPIPE_SZ, READ_MAX);
+}
+
+int lp__communicate(lp_proc *p, const void *in, size_t in_len, lp_buf *out, lp_buf *err,
+                    const struct lp__comm_opts *co, lp_deadline d, int *rc)
+{
+    lp_loop loop;
+    struct lp__comm c = {0};
+    int r = lp__loop_init(&loop);
+    if (r < 0)
+        return r;
+    if ((r = lp__comm_start(&c, &loop, p, in, in_len, out, err, co)) < 0)
+        goto out;
+
+    struct lp__sigpipe sp;
+    lp__sigpipe_block(&sp);
+    r = lp__loop_run(&loop, d);
+    lp__sigpipe_restore(&sp, c.epipe);
 
     if (c.cb_ret)
         r = c.cb_ret;
@@ -294,12 +359,12 @@ int lp__communicate(lp_proc *p, const void *in, size_t in_len, lp_buf *out, lp_b
             p->in_ptr = own;
         }
     }
-    if (r == 0 && c.loop.active == 0 && !p->reaped)
+    if (r == 0 && c.live == 0 && !p->reaped)
         lp__proc_reap(p, true);
     if (r == 0 && rc && p->reaped)
         lp_proc_wait(p, 0, rc);
 out:
-    lp__loop_close(&c.loop);
+    lp__loop_close(&loop);
     if (r < 0 && r != -ETIMEDOUT && !co->cb)
         lp__set_errmsg(p->errmsg, "communicate pid %d: %s", (int)p->pid, lp_strerror(r));
     return r;

@@ -36,6 +36,9 @@ LP_HIDDEN int lp__loop_mod(lp_loop *l, lp_watch *w, uint32_t events);
 LP_HIDDEN void lp__loop_del(lp_loop *l, lp_watch *w);
 /* Run until no watch is active (0), a callback stops it, or the deadline passes (-ETIMEDOUT). */
 LP_HIDDEN int lp__loop_run(lp_loop *l, int64_t deadline_ns);
+/* Wait once (until an event or the deadline) and run the callbacks of what is ready.  The
+ * number of events (0 on timeout) or -errno; EINTR counts as 0 events. */
+LP_HIDDEN int lp__loop_once(lp_loop *l, int64_t deadline_ns);
 
 struct lp_proc {
     pid_t pid;
@@ -58,6 +61,11 @@ struct lp_proc {
     char errmsg[LP_ERRMSG_MAX];
 };
 
+/* ---- deep copies of spawn options (spawn.c) ---- */
+/* *d = a copy of *s owning every string, list and set; 0 or -ENOMEM (then nothing is held). */
+LP_HIDDEN int lp__opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s);
+LP_HIDDEN void lp__opts_free(lp_spawn_opts *o);
+
 /* ---- buffers (buf.c) ---- */
 /* Make room for `spare` more bytes (and the NUL) without changing len. 0 or -ENOMEM. */
 LP_HIDDEN int lp__buf_reserve(lp_buf *b, size_t spare);
@@ -69,11 +77,50 @@ struct lp__comm_opts {
     lp_output_cb cb;   /* streaming instead of capture */
     void *ctx;
     bool lines;
+    bool no_exit_watch; /* lp__comm_start: the caller watches the process's exit itself */
 };
+/* One child's pipes on an event loop: its own (lp__communicate) or a shared one (pools). */
+struct lp__comm {
+    lp_proc *p;
+    lp_loop *loop;
+    lp_watch w[3]; /* 0: stdin (or pty master), 1: stdout, 2: stderr */
+    lp_watch w_exit;
+    lp_buf *dst[3];
+    const struct lp__comm_opts *co;
+    bool epipe;  /* one of our writes hit EPIPE: a SIGPIPE may be pending for this thread */
+    int cb_ret;  /* the output callback's non-zero return that stopped us */
+    int err;     /* shared loop: the error that stopped us (-ENOMEM) */
+    int live;    /* our watches on the loop */
+    bool ended;
+    /* shared loop: called once when every watch is gone (EOF on all pipes, exit seen) or the
+     * callback/an error stopped it; not after lp__comm_stop.  May not free c: the loop may
+     * still hold events for its watches until the current lp__loop_run/once returns. */
+    void (*on_end)(struct lp__comm *c);
+    void *data;
+};
+/* Put p's pipes (and exit, unless co->no_exit_watch) on loop l.  c->on_end and c->data are
+ * kept; with on_end NULL the loop is stopped instead (the lp__communicate way). */
+LP_HIDDEN int lp__comm_start(struct lp__comm *c, lp_loop *l, lp_proc *p, const void *in, size_t in_len,
+                             lp_buf *out, lp_buf *err, const struct lp__comm_opts *co);
+/* Read what the pipes hold now, without waiting. */
+LP_HIDDEN void lp__comm_drain(struct lp__comm *c);
+/* Take c's watches off its loop (idempotent); on_end is not called. */
+LP_HIDDEN void lp__comm_stop(struct lp__comm *c);
+/* SIGPIPE blocked in this thread around writes to children, and one we raised consumed. */
+struct lp__sigpipe {
+    sigset_t set, old;
+    bool was_pending;
+};
+LP_HIDDEN void lp__sigpipe_block(struct lp__sigpipe *s);
+LP_HIDDEN void lp__sigpipe_restore(struct lp__sigpipe *s, bool epipe);
 /* Enlarge the stdout/stderr pipes of p to 1 MiB (best effort): fewer, larger reads. */
 LP_HIDDEN void lp__enlarge_out_pipes(lp_proc *p);
 LP_HIDDEN int lp__communicate(lp_proc *p, const void *in, size_t in_len, lp_buf *out, lp_buf *err,
                               const struct lp__comm_opts *co, lp_deadline d, int *rc);
+
+/* ---- pipelines (pipeline.c): for pools that run one ---- */
+LP_HIDDEN lp_proc *lp__pipeline_ends(lp_pipeline *pl);            /* fds: the pipeline's ends */
+LP_HIDDEN lp_proc *lp__pipeline_stage(lp_pipeline *pl, size_t i); /* NULL before start */
 
 /* ---- monotonic deadlines (err.c) ---- */
 LP_HIDDEN lp_deadline lp__deadline(int timeout_ms);

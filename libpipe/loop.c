@@ -76,3 +76,17 @@ int lp__loop_run(lp_loop *l, lp_deadline d)
     }
     return l->stop < 0 ? l->stop : 0;
 }
+
+int lp__loop_once(lp_loop *l, lp_deadline d)
+{
+    struct epoll_event evs[32];
+    int n = epoll_wait(l->epfd, evs, 32, lp__remaining_ms(d));
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    for (int i = 0; i < n; i++) {
+        lp_watch *w = evs[i].data.ptr;
+        if (w->active)
+            w->fn(l, w, evs[i].events);
+    }
+    return n;
+}

@@ -673,3 +673,84 @@ out_err:
         lp__set_errmsg(msg, "spawn '%s': %s", o->argv[0], lp_strerror(err));
     return err;
 }
+
+/* ---- deep copies of spawn options (pipelines, pools) ------------------------------------------------------------- */
+
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static char **strv_dup(char *const *v)
+{
+    if (!v)
+        return NULL;
+    size_t n = 0;
+    while (v[n])
+        n++;
+    char **c = calloc(n + 1, sizeof *c);
+    for (size_t i = 0; c && i < n; i++)
+        if (!(c[i] = strdup(v[i]))) {
+            strv_free(c);
+            return NULL;
+        }
+    return c;
+}
+
+void lp__opts_free(lp_spawn_opts *o)
+{
+    strv_free((char **)o->argv);
+    strv_free((char **)o->env);
+    strv_free((char **)o->env_set);
+    free((char *)o->cwd);
+    free((char *)o->in.path);
+    free((char *)o->out.path);
+    free((char *)o->err.path);
+    free((int *)o->pass_fds);
+    free((char *)o->cgroup);
+    free((char *)o->exec_path);
+    free((sigset_t *)o->handled_signals);
+    free((sigset_t *)o->sigdefault);
+}
+
+static sigset_t *sigset_dup(const sigset_t *set)
+{
+    sigset_t *d = set ? malloc(sizeof *d) : NULL;
+    if (d)
+        *d = *set;
+    return d;
+}
+
+int lp__opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s)
+{
+    *d = *s;
+    d->argv = strv_dup(s->argv);
+    d->env = strv_dup(s->env);
+    d->env_set = strv_dup(s->env_set);
+    d->cwd = s->cwd ? strdup(s->cwd) : NULL;
+    d->in.path = s->in.path ? strdup(s->in.path) : NULL;
+    d->out.path = s->out.path ? strdup(s->out.path) : NULL;
+    d->err.path = s->err.path ? strdup(s->err.path) : NULL;
+    d->cgroup = s->cgroup ? strdup(s->cgroup) : NULL;
+    d->exec_path = s->exec_path ? strdup(s->exec_path) : NULL;
+    d->handled_signals = sigset_dup(s->handled_signals);
+    d->sigdefault = sigset_dup(s->sigdefault);
+    d->pass_fds = NULL;
+    if (s->n_pass_fds) {
+        int *f = malloc(s->n_pass_fds * sizeof *f);
+        if (f)
+            memcpy(f, s->pass_fds, s->n_pass_fds * sizeof *f);
+        d->pass_fds = f;
+    }
+    if (!d->argv || (s->env && !d->env) || (s->env_set && !d->env_set) || (s->cwd && !d->cwd) ||
+        (s->in.path && !d->in.path) || (s->out.path && !d->out.path) ||
+        (s->err.path && !d->err.path) || (s->cgroup && !d->cgroup) || (s->exec_path && !d->exec_path) ||
+        (s->handled_signals && !d->handled_signals) || (s->sigdefault && !d->sigdefault) ||
+        (s->n_pass_fds && !d->pass_fds)) {
+        lp__opts_free(d);
+        return -ENOMEM;
+    }
+    return 0;
+}
