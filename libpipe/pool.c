@@ -32,7 +32,7 @@
 
 /* ---- locking and waking ------------------------------------------------------------------- */
 
-static void wake_driver(lp_pool *p)
+void lp__pool_wake(lp_pool *p)
 {
     if (p->driving && !pthread_equal(p->driver, pthread_self())) {
         uint64_t one = 1;
@@ -61,7 +61,7 @@ static void cond_wait_until(lp_pool *p, lp_deadline d)
 
 /* ---- futures -------------------------------------------------------------------------------- */
 
-static lp_future *future_new(lp_pool *p, enum lp__job_kind kind)
+lp_future *lp__future_new(lp_pool *p, enum lp__job_kind kind)
 {
     lp_future *f = calloc(1, sizeof *f);
     if (!f)
@@ -72,7 +72,7 @@ static lp_future *future_new(lp_pool *p, enum lp__job_kind kind)
     return f;
 }
 
-static void future_free(lp_future *f)
+void lp__future_free(lp_future *f)
 {
     lp__opts_free(&f->o);
     free(f->input);
@@ -84,7 +84,47 @@ static void future_free(lp_future *f)
     free(f);
 }
 
-static void push_pending(lp_pool *p, lp_future *f)
+void lp__pool_push_front(lp_pool *p, lp_future *f)
+{
+    f->next = p->pend_head;
+    p->pend_head = f;
+    if (!p->pend_tail)
+        p->pend_tail = f;
+    p->npending++;
+}
+
+lp_future *lp__pool_pop(lp_pool *p)
+{
+    lp_future *f = p->pend_head;
+    if (f) {
+        p->pend_head = f->next;
+        if (!p->pend_head)
+            p->pend_tail = NULL;
+        p->npending--;
+        f->next = NULL;
+    }
+    return f;
+}
+
+void lp__pool_fin_push(lp_pool *p, lp_future *f)
+{
+    f->fin_next = p->fin_head;
+    p->fin_head = f;
+}
+
+lp_future *lp__pool_fin_take(lp_pool *p)
+{
+    lp_future *rev = NULL; /* pushed newest first: give them back in the order they ended */
+    for (lp_future *f = p->fin_head, *n; f; f = n) {
+        n = f->fin_next;
+        f->fin_next = rev;
+        rev = f;
+    }
+    p->fin_head = NULL;
+    return rev;
+}
+
+void lp__pool_push_back(lp_pool *p, lp_future *f)
 {
     f->next = NULL;
     if (p->pend_tail)
@@ -225,9 +265,7 @@ static void attempt_maybe_ended(lp_future *f)
 {
     if (f->comm_ended && f->exited && !f->finished) {
         f->finished = true;
-        lp_pool *p = f->pool;
-        f->fin_next = p->fin_head;
-        p->fin_head = f;
+        lp__pool_fin_push(f->pool, f);
     }
 }
 
@@ -440,11 +478,7 @@ static void start_jobs(lp_pool *p)
         if (f && f->retry) {
             f->retry = false;
         } else if (!f && p->pend_head && !p->freeing) {
-            f = p->pend_head;
-            p->pend_head = f->next;
-            if (!p->pend_head)
-                p->pend_tail = NULL;
-            p->npending--;
+            f = lp__pool_pop(p);
             p->slots[s] = f;
             p->running++;
             f->slot = s + 1;
@@ -524,9 +558,8 @@ static int drive_step(lp_pool *p, lp_deadline d)
         lp__fn_check(p);
     else
         check_running(p);
-    while (p->fin_head) {
-        lp_future *f = p->fin_head;
-        p->fin_head = f->fin_next;
+    for (lp_future *f = lp__pool_fin_take(p), *nx; f; f = nx) {
+        nx = f->fin_next;
         attempt_ended(p, f);
     }
     start_jobs(p);
@@ -649,7 +682,7 @@ int lp__pool_enqueue(lp_pool *p, lp_future *f, lp_future **out)
     lp__pool_drive(p, cond_room, NULL, -1);
     if (p->shut) {
         pthread_mutex_unlock(&p->mu);
-        future_free(f);
+        lp__future_free(f);
         if (out)
             *out = NULL;
         return -EPIPE;
@@ -659,11 +692,11 @@ int lp__pool_enqueue(lp_pool *p, lp_future *f, lp_future **out)
     p->all_head = f;
     if (!f->hidden)
         p->nvisible++;
-    push_pending(p, f);
+    lp__pool_push_back(p, f);
     if (out)
         *out = f;
     if (p->driving) {
-        wake_driver(p);
+        lp__pool_wake(p);
     } else {
         /* start it now if a slot is free: a non-blocking turn of the loop */
         lp__pool_drive(p, cond_false, NULL, 0);
@@ -678,7 +711,7 @@ static int submit_common(lp_pool *p, lp_future *f, const lp_run_opts *r, lp_futu
         f->r = *r;
     if (f->r.input && f->r.input_len) {
         if (!(f->input = malloc(f->r.input_len))) {
-            future_free(f);
+            lp__future_free(f);
             return -ENOMEM;
         }
         memcpy(f->input, f->r.input, f->r.input_len);
@@ -697,7 +730,7 @@ int lp_pool_submit(lp_pool *p, const lp_spawn_opts *job, const lp_run_opts *r, l
         *out = NULL;
     if (!p || !job || !job->argv || !job->argv[0] || p->kind == LP__JOB_FN)
         return -EINVAL;
-    lp_future *f = future_new(p, LP__JOB_CMD);
+    lp_future *f = lp__future_new(p, LP__JOB_CMD);
     if (!f)
         return -ENOMEM;
     /* the copy gets one more env_set entry: LP_POOL_SLOT, written at each start */
@@ -722,7 +755,7 @@ int lp_pool_submit(lp_pool *p, const lp_spawn_opts *job, const lp_run_opts *r, l
     }
     char *slot = realloc((char *)f->o.env_set[n], SLOT_ENV_MAX);
     if (!slot) {
-        future_free(f);
+        lp__future_free(f);
         return -ENOMEM;
     }
     ((char **)f->o.env_set)[n] = slot;
@@ -737,7 +770,7 @@ int lp_pool_submit_call(lp_pool *p, int (*fn)(void *arg), void *arg, const lp_sp
         *out = NULL;
     if (!p || !fn || p->kind == LP__JOB_FN)
         return -EINVAL;
-    lp_future *f = future_new(p, LP__JOB_CALL);
+    lp_future *f = lp__future_new(p, LP__JOB_CALL);
     if (!f)
         return -ENOMEM;
     f->fn = fn;
@@ -821,7 +854,7 @@ void *lp_future_data(const lp_future *f)
 }
 
 /* Take f off the pending queue (mu held).  false if it is not there. */
-static bool unlink_pending(lp_pool *p, lp_future *f)
+bool lp__pool_unlink_pending(lp_pool *p, lp_future *f)
 {
     lp_future *prev = NULL;
     for (lp_future *x = p->pend_head; x; prev = x, x = x->next) {
@@ -846,12 +879,12 @@ int lp_future_cancel(lp_future *f)
     int r = 0;
     if (f->state == LP__DONE) {
         r = -EALREADY;
-    } else if (f->state == LP__PENDING && unlink_pending(p, f)) {
+    } else if (f->state == LP__PENDING && lp__pool_unlink_pending(p, f)) {
         cancel_pending_job(p, f);
         pthread_cond_broadcast(&p->cv);
     } else {
         f->cancel_req = true;
-        wake_driver(p);
+        lp__pool_wake(p);
     }
     pthread_mutex_unlock(&p->mu);
     return r;
@@ -896,12 +929,12 @@ int lp_pool_shutdown(lp_pool *p, bool wait, bool cancel_pending)
     if (cancel_pending) {
         while (p->pend_head) {
             lp_future *f = p->pend_head;
-            unlink_pending(p, f);
+            lp__pool_unlink_pending(p, f);
             cancel_pending_job(p, f);
         }
     }
     pthread_cond_broadcast(&p->cv);
-    wake_driver(p);
+    lp__pool_wake(p);
     int r = wait ? lp__pool_drive(p, cond_idle, NULL, -1) : 0;
     run_callbacks(p);
     pthread_mutex_unlock(&p->mu);
@@ -932,7 +965,7 @@ void lp_pool_free(lp_pool *p)
         p->o.on_success = p->o.on_error = NULL; /* no callbacks from inside free */
         while (p->pend_head) {
             lp_future *f = p->pend_head;
-            unlink_pending(p, f);
+            lp__pool_unlink_pending(p, f);
             cancel_pending_job(p, f);
         }
         for (int s = 0; s < p->workers; s++) {
@@ -950,7 +983,7 @@ void lp_pool_free(lp_pool *p)
         lp__fn_free(p);
     for (lp_future *f = p->all_head, *n; f; f = n) {
         n = f->all_next;
-        future_free(f);
+        lp__future_free(f);
     }
     if (p->wakefd >= 0)
         close(p->wakefd);

@@ -90,6 +90,16 @@ struct lp_pool {
     struct lp__fn_worker *fw; /* workers[workers] */
 };
 
+LP_HIDDEN lp_future *lp__future_new(lp_pool *p, enum lp__job_kind kind);
+LP_HIDDEN void lp__future_free(lp_future *f);
+/* the pending queue and the list of attempts that ended (mu held) */
+LP_HIDDEN void lp__pool_push_back(lp_pool *p, lp_future *f);
+LP_HIDDEN void lp__pool_push_front(lp_pool *p, lp_future *f);
+LP_HIDDEN lp_future *lp__pool_pop(lp_pool *p);
+LP_HIDDEN bool lp__pool_unlink_pending(lp_pool *p, lp_future *f);
+LP_HIDDEN void lp__pool_fin_push(lp_pool *p, lp_future *f);  /* driver, in loop callbacks */
+LP_HIDDEN lp_future *lp__pool_fin_take(lp_pool *p);          /* all of them, oldest first */
+LP_HIDDEN void lp__pool_wake(lp_pool *p);                    /* wake the driver (mu held) */
 LP_HIDDEN int lp__pool_init(lp_pool *p, const lp_pool_opts *o, enum lp__job_kind kind);
 LP_HIDDEN int lp__pool_enqueue(lp_pool *p, lp_future *f, lp_future **out);
 LP_HIDDEN void lp__pool_job_done(lp_pool *p, lp_future *f);
