@@ -65,6 +65,8 @@ struct lp_proc {
 /* *d = a copy of *s owning every string, list and set; 0 or -ENOMEM (then nothing is held). */
 LP_HIDDEN int lp__opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s);
 LP_HIDDEN void lp__opts_free(lp_spawn_opts *o);
+/* Close every descriptor >= lo (a forked child that will not exec). */
+LP_HIDDEN void lp__close_from(int lo);
 
 /* ---- buffers (buf.c) ---- */
 /* Make room for `spare` more bytes (and the NUL) without changing len. 0 or -ENOMEM. */
@@ -135,7 +137,8 @@ LP_HIDDEN char *lp__tls_errmsg(void);
 /* ---- process exit watching (proc.c): the one place that knows pidfd vs fallback ---- */
 LP_HIDDEN bool lp__pidfd_wanted(void);
 LP_HIDDEN int lp__exitfd_fallback(pid_t pid); /* fd that becomes readable when pid exits */
-LP_HIDDEN int lp__proc_reap(lp_proc *p, bool block); /* 0 reaped, -EAGAIN still running */
+LP_HIDDEN int lp__proc_reap(lp_proc *p, bool block);
+LP_HIDDEN int lp__wait_interrupt_fd(void); /* lp_set_wait_interrupt's fd of this thread, or -1 */ /* 0 reaped, -EAGAIN still running */
 /* An lp_proc for a child made outside lp_spawn (fork), with its exit watcher; NULL + errno. */
 LP_HIDDEN lp_proc *lp__proc_adopt(pid_t pid, bool own_group);
 /* An lp_proc with no process (reaped from the start): a holder of ends for communicate. */

@@ -369,7 +369,9 @@ void lp_pipeline_free(lp_pipeline *pl);
  * lp_pool_shutdown, or a blocking lp_pool_submit); the next job starts the moment one ends, and
  * an idle wait costs no CPU.  Every lp_pool_* and lp_future_* function may be called from any
  * thread at any time (the pool is internally locked).  The pool owns its futures: they stay
- * valid until lp_pool_free.
+ * valid until lp_pool_free (or lp_future_release).  A thread that drives the pool honours its
+ * lp_set_wait_interrupt descriptor: lp_future_wait, lp_pool_next, lp_pool_shutdown and a
+ * blocked lp_pool_submit return -EINTR when it is readable (the jobs go on running).
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct lp_pool lp_pool;
@@ -408,7 +410,9 @@ lp_pool *lp_pool_new(const lp_pool_opts *o);
  * timeout_ms, else the pool's job_timeout_ms, applies per attempt).  Both are copied: the
  * caller's may go at once.  Output is captured for stdio slots that are LP_PIPE; unless the
  * job asks otherwise it runs in a process group of its own (a timeout stops all of it), and it
- * is killed with the pool's process (PDEATHSIG).  The environment variable LP_POOL_SLOT is set
+ * is killed with the pool's process (PDEATHSIG; Linux ties it to the thread that starts the
+ * job, so only jobs started by the thread that created the pool get it — a job started while
+ * another thread drives the pool is not killed when that thread exits).  The environment variable LP_POOL_SLOT is set
  * in the job to its slot number (1..workers, GNU parallel's {%}).  Blocks while max_pending
  * jobs wait.  0 and *f (may be NULL), -EINVAL (no argv), -EPIPE after lp_pool_shutdown,
  * -ENOMEM.  A job that cannot be started completes with that error (lp_future_error). */
@@ -460,6 +464,11 @@ int lp_pool_shutdown(lp_pool *p, bool wait, bool cancel_pending);
 
 /* Counts: jobs waiting to start, running, ended. */
 void lp_pool_stats(const lp_pool *p, size_t *pending, size_t *running, size_t *done);
+
+/* Free an ended future and its result now rather than at lp_pool_free (a long-running pool
+ * keeps memory bounded this way); f is invalid afterwards.  0, or -EBUSY when it has not ended
+ * or its callback has not run yet. */
+int lp_future_release(lp_future *f);
 
 /* Cancel what is pending, kill (SIGKILL) what runs, reap everything, free the pool and all its
  * futures.  NULL ok. */

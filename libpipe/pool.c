@@ -168,7 +168,7 @@ static void cancel_pending_job(lp_pool *p, lp_future *f)
 
 /* ---- captured output ------------------------------------------------------------------------ */
 
-static int write_all(int fd, const char *d, size_t n)
+int lp__write_all(int fd, const char *d, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, d, n);
@@ -215,13 +215,13 @@ static int capture_cb(void *ctx, int stdio, const char *data, size_t len)
         if (fd < 0)
             return fd;
         f->spill_fd[stdio] = fd;
-        int r = write_all(fd, b->data ? b->data : "", b->len);
+        int r = lp__write_all(fd, b->data ? b->data : "", b->len);
         lp_buf_free(b);
         if (r < 0)
             return r;
     }
     if (f->spill_fd[stdio] >= 0)
-        return write_all(f->spill_fd[stdio], data, len);
+        return lp__write_all(f->spill_fd[stdio], data, len);
     return lp_buf_append(b, data, len);
 }
 
@@ -530,7 +530,15 @@ static lp_deadline check_running(lp_pool *p)
     return next;
 }
 
-/* One turn of the loop by the driver (mu held on entry and exit). */
+static void on_interrupt(lp_loop *l, lp_watch *w, uint32_t ev)
+{
+    (void)ev;
+    *(bool *)w->data = true;
+    lp__loop_del(l, w);
+}
+
+/* One turn of the loop by the driver (mu held on entry and exit).  -EINTR when the thread's
+ * interrupt descriptor (lp_set_wait_interrupt) became readable. */
 static int drive_step(lp_pool *p, lp_deadline d)
 {
     start_jobs(p);
@@ -540,9 +548,15 @@ static int drive_step(lp_pool *p, lp_deadline d)
     else if (next >= 0 && (d < 0 || next < d))
         d = next;
     pthread_mutex_unlock(&p->mu);
+    bool interrupted = false;
+    lp_watch w_intr = {.fd = p->freeing ? -1 : lp__wait_interrupt_fd(), .events = EPOLLIN, .fn = on_interrupt, .data = &interrupted};
+    if (w_intr.fd >= 0 && lp__loop_add(&p->loop, &w_intr) < 0)
+        w_intr.fd = -1;
     struct lp__sigpipe sp;
     lp__sigpipe_block(&sp);
     int n = lp__loop_once(&p->loop, d);
+    if (w_intr.fd >= 0)
+        lp__loop_del(&p->loop, &w_intr);
     bool epipe = false;
     for (int s = 0; s < p->workers; s++) {
         lp_future *f = p->slots[s];
@@ -563,7 +577,7 @@ static int drive_step(lp_pool *p, lp_deadline d)
         attempt_ended(p, f);
     }
     start_jobs(p);
-    return n < 0 ? n : 0;
+    return interrupted ? -EINTR : n < 0 ? n : 0;
 }
 
 /* Run the pool's callbacks queued by finished jobs (mu held; released around each call). */
@@ -679,16 +693,18 @@ static bool cond_room(lp_pool *p, void *arg)
 int lp__pool_enqueue(lp_pool *p, lp_future *f, lp_future **out)
 {
     pthread_mutex_lock(&p->mu);
-    lp__pool_drive(p, cond_room, NULL, -1);
-    if (p->shut) {
+    int r = lp__pool_drive(p, cond_room, NULL, -1);
+    if (p->shut || r < 0) {
         pthread_mutex_unlock(&p->mu);
         lp__future_free(f);
         if (out)
             *out = NULL;
-        return -EPIPE;
+        return r < 0 ? r : -EPIPE;
     }
     f->seq = ++p->nseq;
     f->all_next = p->all_head;
+    if (p->all_head)
+        p->all_head->all_prev = f;
     p->all_head = f;
     if (!f->hidden)
         p->nvisible++;
@@ -907,6 +923,7 @@ int lp_pool_next(lp_pool *p, int timeout_ms, lp_future **out)
         if (!p->done_head)
             p->done_tail = NULL;
         f->next = NULL;
+        f->returned = true;
         p->nreturned++;
         *out = f;
     } else if (r == 0) {
@@ -914,6 +931,43 @@ int lp_pool_next(lp_pool *p, int timeout_ms, lp_future **out)
     }
     pthread_mutex_unlock(&p->mu);
     return r;
+}
+
+int lp_future_release(lp_future *f)
+{
+    lp_pool *p = f->pool;
+    pthread_mutex_lock(&p->mu);
+    bool queued_cb = false;
+    for (lp_future *x = p->cb_head; x; x = x->cb_next)
+        queued_cb |= x == f;
+    if (f->state != LP__DONE || queued_cb || f->hidden) {
+        pthread_mutex_unlock(&p->mu);
+        return -EBUSY;
+    }
+    if (!f->returned) { /* still on lp_pool_next's queue: it will never be returned now */
+        lp_future *prev = NULL;
+        for (lp_future *x = p->done_head; x; prev = x, x = x->next)
+            if (x == f) {
+                if (prev)
+                    prev->next = x->next;
+                else
+                    p->done_head = x->next;
+                if (p->done_tail == x)
+                    p->done_tail = prev;
+                break;
+            }
+        p->nvisible--;
+        pthread_cond_broadcast(&p->cv);
+    }
+    if (f->all_prev)
+        f->all_prev->all_next = f->all_next;
+    else
+        p->all_head = f->all_next;
+    if (f->all_next)
+        f->all_next->all_prev = f->all_prev;
+    pthread_mutex_unlock(&p->mu);
+    lp__future_free(f);
+    return 0;
 }
 
 static bool cond_idle(lp_pool *p, void *arg)

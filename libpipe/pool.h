@@ -16,7 +16,7 @@ struct lp__fn_worker;
 struct lp_future {
     lp_pool *pool;
     lp_future *next;     /* pending queue, or the done queue of lp_pool_next */
-    lp_future *all_next; /* every future of the pool, for lp_pool_free */
+    lp_future *all_next, *all_prev; /* every future of the pool, for lp_pool_free */
     lp_future *fin_next; /* attempts that ended in this turn of the loop (driver only) */
     lp_future *cb_next;  /* callbacks to run */
     uint64_t seq;
@@ -25,6 +25,7 @@ struct lp_future {
     bool hidden;     /* an lp_pool_map_fn batch: not returned by lp_pool_next */
     bool cancel_req; /* cancel asked while running */
     bool retry;      /* ended, to be run again in its slot */
+    bool returned;   /* by lp_pool_next */
     int slot;        /* 1..workers */
     /* what to run */
     lp_spawn_opts o; /* deep copy: command jobs; call jobs: stdio, cwd, env_set */
@@ -100,6 +101,8 @@ LP_HIDDEN bool lp__pool_unlink_pending(lp_pool *p, lp_future *f);
 LP_HIDDEN void lp__pool_fin_push(lp_pool *p, lp_future *f);  /* driver, in loop callbacks */
 LP_HIDDEN lp_future *lp__pool_fin_take(lp_pool *p);          /* all of them, oldest first */
 LP_HIDDEN void lp__pool_wake(lp_pool *p);                    /* wake the driver (mu held) */
+/* write(2) until all is written (EINTR retried): 0 or -errno */
+LP_HIDDEN int lp__write_all(int fd, const char *d, size_t n);
 LP_HIDDEN int lp__pool_init(lp_pool *p, const lp_pool_opts *o, enum lp__job_kind kind);
 LP_HIDDEN int lp__pool_enqueue(lp_pool *p, lp_future *f, lp_future **out);
 LP_HIDDEN void lp__pool_job_done(lp_pool *p, lp_future *f);

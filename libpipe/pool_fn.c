@@ -74,20 +74,6 @@ static int read_full(int fd, void *buf, size_t n)
     return 0;
 }
 
-static int write_full(int fd, const char *b, size_t n)
-{
-    while (n > 0) {
-        ssize_t r = write(fd, b, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        b += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 static void put32(lp_buf *b, uint32_t v)
 {
     memcpy(b->data + b->len, &v, 4);
@@ -137,7 +123,7 @@ static _Noreturn void worker_main(lp_pool *p, int fd)
         uint32_t plen = (uint32_t)(reply.len - HDR);
         memcpy(reply.data, &plen, 4);
         memcpy(reply.data + 4, &count, 4);
-        if (write_full(fd, reply.data, reply.len) < 0)
+        if (lp__write_all(fd, reply.data, reply.len) < 0)
             _exit(EXIT_IO);
     }
 }
@@ -172,13 +158,15 @@ static int worker_spawn(lp_pool *p, int i)
         sigemptyset(&none);
         pthread_sigmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        close(sv[0]);
-        for (int k = 0; k < p->workers; k++) /* the other workers' sockets are not ours */
-            if (p->fw[k].proc && p->fw[k].fd >= 0)
-                close(p->fw[k].fd);
-        close(p->loop.epfd);
-        close(p->wakefd);
-        worker_main(p, sv[1]);
+        /* keep stdio and the channel (as fd 3), nothing else: an inherited end of another
+         * process's pipe (other workers', the pool's jobs', exit watchers') would keep EOFs
+         * from arriving while this worker lives */
+        int ch = sv[1] == 3 ? 3 : dup2(sv[1], 3);
+        if (ch != 3)
+            _exit(EXIT_IO);
+        fcntl(3, F_SETFD, 0);
+        lp__close_from(4);
+        worker_main(p, 3);
     }
     close(sv[1]);
     lp_proc *proc = lp__proc_adopt(pid, false);

@@ -182,6 +182,11 @@ void lp_set_wait_interrupt(int fd)
     wait_intr_fd = fd;
 }
 
+int lp__wait_interrupt_fd(void)
+{
+    return wait_intr_fd;
+}
+
 int lp_proc_wait(lp_proc *p, int timeout_ms, int *rc)
 {
     if (!p->reaped && timeout_ms < 0 && wait_intr_fd < 0 && p->has_pidfd) {

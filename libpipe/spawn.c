@@ -126,12 +126,12 @@ NO_SAN static void child_reset_signals(struct child *c)
     }
 }
 
-/* Mark every descriptor >= 3 close-on-exec.  close_range(2) where the kernel has it (5.11);
- * otherwise walk /proc/self/fd with getdents64 (no allocation), or as a last resort every
- * number below RLIMIT_NOFILE. */
-NO_SAN static int child_cloexec_from3(void)
+/* Mark every descriptor >= lo close-on-exec, or close it.  close_range(2) where the kernel has
+ * it (5.11); otherwise walk /proc/self/fd with getdents64 (no allocation), or as a last resort
+ * every number below RLIMIT_NOFILE.  Safe in a vfork child. */
+NO_SAN static int fds_from(int lo, bool close_them)
 {
-    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+    if (syscall(SYS_close_range, (unsigned)lo, ~0U, close_them ? 0 : CLOSE_RANGE_CLOEXEC) == 0)
         return 0;
     int dfd = (int)syscall(SYS_open, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
@@ -150,8 +150,12 @@ NO_SAN static int child_cloexec_from3(void)
                     }
                     fd = fd * 10 + (*s - '0');
                 }
-                if (num && fd >= 3 && fd != dfd)
-                    syscall(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+                if (num && fd >= lo && fd != dfd) {
+                    if (close_them)
+                        syscall(SYS_close, fd);
+                    else
+                        syscall(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+                }
                 off += reclen;
             }
         }
@@ -162,9 +166,18 @@ NO_SAN static int child_cloexec_from3(void)
     long max = 65536;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < max)
         max = (long)rl.rlim_cur;
-    for (long fd = 3; fd < max; fd++)
-        syscall(SYS_fcntl, (int)fd, F_SETFD, FD_CLOEXEC);
+    for (long fd = lo; fd < max; fd++) {
+        if (close_them)
+            syscall(SYS_close, (int)fd);
+        else
+            syscall(SYS_fcntl, (int)fd, F_SETFD, FD_CLOEXEC);
+    }
     return 0;
+}
+
+void lp__close_from(int lo)
+{
+    fds_from(lo, true);
 }
 
 /* Search PATH as execvp does (no /bin/sh fallback for ENOEXEC), with a stack buffer. */
@@ -308,7 +321,7 @@ NO_SAN static int child_main(void *arg)
     if (plan[2]->kind == LP_STDIO_STDOUT && dup2(1, 2) < 0)
         child_fail(c, STEP_DUP, 2);
 
-    if (child_cloexec_from3() < 0)
+    if (fds_from(3, false) < 0)
         child_fail(c, STEP_CLOEXEC, 0);
     for (size_t i = 0; i < o->n_pass_fds; i++)
         if (fcntl(o->pass_fds[i], F_SETFD, 0) < 0)
@@ -744,7 +757,7 @@ int lp__opts_copy(lp_spawn_opts *d, const lp_spawn_opts *s)
             memcpy(f, s->pass_fds, s->n_pass_fds * sizeof *f);
         d->pass_fds = f;
     }
-    if (!d->argv || (s->env && !d->env) || (s->env_set && !d->env_set) || (s->cwd && !d->cwd) ||
+    if ((s->argv && !d->argv) || (s->env && !d->env) || (s->env_set && !d->env_set) || (s->cwd && !d->cwd) ||
         (s->in.path && !d->in.path) || (s->out.path && !d->out.path) ||
         (s->err.path && !d->err.path) || (s->cgroup && !d->cgroup) || (s->exec_path && !d->exec_path) ||
         (s->handled_signals && !d->handled_signals) || (s->sigdefault && !d->sigdefault) ||

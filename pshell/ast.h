@@ -52,6 +52,7 @@ typedef enum {
     N_CASE,
     N_FUNC,     /* name () body */
     N_TIMEOUT,  /* timeout ARGS { list; } — pshell's timeout with a compound body */
+    N_POOL,     /* pool ARGS { list; } ARGS — pshell's pool with a compound body as the job */
 } ntype;
 
 typedef struct caseitem {
@@ -76,7 +77,7 @@ typedef struct node {
         struct { char *var; char **words; int nwords; bool has_in; struct node *body; } forn;
         struct { char *word; caseitem *items; } casen;
         struct { char *name; struct node *body; } func;
-        struct { char **args; int nargs; struct node *body; } tmo;
+        struct { char **args; int nargs; struct node *body; char **post; int npost; } tmo; /* and N_POOL */
     };
 } node;
 

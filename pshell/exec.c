@@ -1242,6 +1242,42 @@ static int child_main(void *arg)
     sh_exit(st);
 }
 
+/* ---- for the pool builtin (pool.c) ------------------------------------------------------------ */
+/* The forked child of a pool job: runs argv (a builtin, a function or a program; a program is
+ * exec'ed) or the node `body` with argv as its positional parameters.  Never returns. */
+static bool is_builtin_or_func(const char *name);
+void sh_child_run(int argc, char **argv, node *body)
+{
+    child_arg ca = {.argv = argv, .argc = argc};
+    if (body) {
+        pos_set(argc, argv);
+        ca = (child_arg){.n = body};
+    }
+    child_main(&ca);
+    _exit(127); /* not reached: child_main leaves */
+}
+
+void sh_job_spawn_opts(lp_spawn_opts *o, char **argv, const char *path, int pass[8], char ***owned)
+{
+    base_opts(o, argv, path, pass, owned);
+    o->tty_foreground = false;
+}
+
+bool sh_is_builtin_or_func(const char *name)
+{
+    return !strchr(name, '/') && is_builtin_or_func(name);
+}
+
+int sh_interrupt_status(void)
+{
+    drain_sigpipe();
+    if (interrupted && sh.interactive)
+        return 130;
+    if (any_pending && first_pending())
+        return 128 + first_pending();
+    return 0;
+}
+
 /* Is this simple command safe to expand in the parent and run as a program stage? */
 static bool plain_external(node *n)
 {
@@ -2158,6 +2194,19 @@ static int exec_timeout_node(node *n)
     return st;
 }
 
+/* pool OPTIONS { body; } ITEMS: the words on both sides expanded, the rest in pool.c */
+static int exec_pool_node(node *n)
+{
+    strlist pre = {0}, post = {0};
+    int st = 1;
+    if (expand_words(n->tmo.args, n->tmo.nargs, &pre) == 0 &&
+        expand_words(n->tmo.post, n->tmo.npost, &post) == 0)
+        st = sh_pool_body(pre.n, pre.v, n->tmo.body, post.n, post.v);
+    sl_free(&pre);
+    sl_free(&post);
+    return st;
+}
+
 /* ---- compound commands ------------------------------------------------------------------------ */
 static int loop_ctl(void)
 {
@@ -2222,7 +2271,7 @@ static void node_text_at(node *n, char *buf, size_t cap, size_t *k)
     default: {
         static const char *const names[] = {[N_GROUP] = "{ ... }", [N_IF] = "if ...", [N_WHILE] = "while ...",
                                             [N_UNTIL] = "until ...", [N_FOR] = "for ...", [N_CASE] = "case ...",
-                                            [N_LIST] = "...", [N_BG] = "...", [N_TIMEOUT] = "timeout ...",
+                                            [N_LIST] = "...", [N_BG] = "...", [N_TIMEOUT] = "timeout ...", [N_POOL] = "pool ...",
                                             [N_FUNC] = "..."};
         const char *t = n->t < sizeof names / sizeof names[0] && names[n->t] ? names[n->t] : "...";
         *k += (size_t)snprintf(buf + *k, cap - *k, "%s%s", *k ? " " : "", t);
@@ -2372,6 +2421,8 @@ static int exec_body(node *n, int flags)
         return 0;
     case N_TIMEOUT:
         return exec_timeout_node(n);
+    case N_POOL:
+        return exec_pool_node(n);
     }
     return 0;
 }
@@ -2416,7 +2467,7 @@ int exec_node(node *n, int flags)
     if (any_pending)
         sh_run_traps();
     if (st != 0 && sh.errexit && sh.errexit_off == 0 && sh.ctl == CTL_NONE &&
-        (n->t == N_CMD || n->t == N_PIPE || n->t == N_SUBSHELL || n->t == N_TIMEOUT) &&
+        (n->t == N_CMD || n->t == N_PIPE || n->t == N_SUBSHELL || n->t == N_TIMEOUT || n->t == N_POOL) &&
         !(n->t == N_PIPE && n->pipe.bang))
         sh_exit(st);
     return st;

@@ -919,20 +919,31 @@ static node *parse_simple(parser *p)
                 free(as.v);
                 return f;
             }
-            if (strcmp(name, "timeout") == 0 && !q) {
-                /* timeout [OPTS] DURATION { list; } — a compound body */
+            bool is_pool = strcmp(name, "pool") == 0;
+            if ((strcmp(name, "timeout") == 0 || is_pool) && !q) {
+                /* timeout [OPTS] DURATION { list; } — a compound body;
+                 * pool [OPTS] { list; } [::: ITEMS...] — the body is the job */
                 vec args = {0};
                 while (peek(p) == T_WORD && !peek_word(p, "{")) {
                     vpush(&args, p->text);
                     consume(p);
                 }
                 if (peek_word(p, "{") || peek(p) == T_LPAREN) {
-                    node *t2 = mknode(p, N_TIMEOUT);
+                    node *t2 = mknode(p, is_pool ? N_POOL : N_TIMEOUT);
                     t2->tmo.nargs = args.n;
                     t2->tmo.args = (char **)vfinish(p, &args);
                     t2->tmo.body = parse_compound(p);
                     if (!t2->tmo.body)
                         goto fail;
+                    if (is_pool) {
+                        vec post = {0};
+                        while (peek(p) == T_WORD) {
+                            vpush(&post, p->text);
+                            consume(p);
+                        }
+                        t2->tmo.npost = post.n;
+                        t2->tmo.post = (char **)vfinish(p, &post);
+                    }
                     if (!parse_redirects(p, &t2->redirs))
                         goto fail;
                     free(ws.v);
@@ -1436,6 +1447,7 @@ bool ast_defines_function(const node *n)
                 return true;
         return false;
     case N_TIMEOUT:
+    case N_POOL:
         return ast_defines_function(n->tmo.body);
     }
     return false;

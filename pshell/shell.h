@@ -151,6 +151,23 @@ char **script_argv(char **argv, const char *path);
 /* the whole content of a descriptor (malloc'd, NUL-terminated), or NULL with errno */
 char *sh_read_fd(int fd, size_t *len);
 
+/* for the pool builtin (pool.c): */
+struct lp_spawn_opts;
+/* In a forked child: run argv (a builtin, function or program, which is exec'ed) as the
+ * child's last act, or with body != NULL run body with argv[0..argc-1] as $1...  Never returns. */
+void sh_child_run(int argc, char **argv, node *body) __attribute__((noreturn));
+/* spawn options for argv as an external program (environment, user descriptors, signals);
+ * path from path_search; *owned as for a pipeline stage (free after the submit) */
+void sh_job_spawn_opts(struct lp_spawn_opts *o, char **argv, const char *path, int pass[8],
+                       char ***owned);
+bool sh_is_builtin_or_func(const char *name);
+/* after a wait returned -EINTR (and before waiting): 130 for a Ctrl-C in an interactive
+ * shell, 128 + N for a trapped signal N that is pending, else 0 (the self-pipe is drained) */
+int sh_interrupt_status(void);
+int bi_pool(int argc, char **argv);
+/* `pool OPTIONS { body; } ITEMS...`: pre are the words before the body, post those after */
+int sh_pool_body(int npre, char **pre, node *body, int npost, char **post);
+
 /* ---- builtins.c ----------------------------------------------------------------------------- */
 typedef int (*builtin_fn)(int argc, char **argv);
 builtin_fn builtin_get(const char *name, bool *special);
