@@ -1,9 +1,13 @@
 /* pool_floor — the anchor of the pool yardstick (bench/README.md): run /bin/true N times with
  * at most P in flight, the least a job pool can do, and print the throughput.
  *
- *   pool_floor floor -j P -n N
+ *   pool_floor floor [--arg] -j P -n N
  *       posix_spawn() P children of /bin/true (stdio inherited), then each time waitpid(-1)
- *       reaps one, spawn the next, until N have run and been reaped.
+ *       reaps one, spawn the next, until N have run and been reaped.  --arg (mode name
+ *       floor_arg) runs `/bin/true K`, K = 1..N, as the tools that append the item to the
+ *       command do (xargs, parallel, pshell's pool): coreutils' true with exactly one argument
+ *       checks it for --help/--version and so first loads the locale (LANG=C.UTF-8 here: ~30
+ *       more openat per job), which costs the child ~40% more CPU than without.
  *   pool_floor cmd LABEL -j P -n N -- PROG [ARG...]
  *       time one run of PROG (posix_spawn()ed with stdin from /dev/null, stdout/stderr
  *       inherited) that runs N jobs at -jP by itself (e.g. sh -c 'seq N | xargs -P P ...'):
@@ -41,7 +45,7 @@ __attribute__((noreturn)) static void die(const char *what, const char *detail)
 
 __attribute__((noreturn)) static void usage(void)
 {
-    fprintf(stderr, "usage: pool_floor floor -j P -n N\n"
+    fprintf(stderr, "usage: pool_floor floor [--arg] -j P -n N\n"
                     "       pool_floor cmd LABEL -j P -n N -- PROG [ARG...]\n");
     exit(2);
 }
@@ -98,21 +102,30 @@ static pid_t reap_any(void)
     return pid;
 }
 
-static double run_floor(long p, long n)
+/* Spawn job number k (1..N): /bin/true, or /bin/true k. */
+static void spawn_job(long k, int with_arg)
+{
+    char num[24];
+    char *const argv_arg[] = {PROG, num, NULL};
+    if (!with_arg) {
+        spawn(PROG, child_argv, NULL);
+        return;
+    }
+    snprintf(num, sizeof num, "%ld", k);
+    spawn(PROG, argv_arg, NULL); /* posix_spawn has exec'ed the child when it returns */
+}
+
+static double run_floor(long p, long n, int with_arg)
 {
     double t0 = now_s();
     long started = 0, reaped = 0;
-    while (started < n && started < p) {
-        spawn(PROG, child_argv, NULL);
-        started++;
-    }
+    while (started < n && started < p)
+        spawn_job(++started, with_arg);
     while (reaped < n) {
         reap_any();
         reaped++;
-        if (started < n) {
-            spawn(PROG, child_argv, NULL);
-            started++;
-        }
+        if (started < n)
+            spawn_job(++started, with_arg);
     }
     return now_s() - t0;
 }
@@ -139,7 +152,7 @@ static double run_cmd(char *const argv[])
 int main(int argc, char **argv)
 {
     long p = 0, n = 0;
-    int i = 1;
+    int i = 1, with_arg = 0;
     if (argc < 2)
         usage();
     mode = argv[i++];
@@ -156,7 +169,10 @@ int main(int argc, char **argv)
             p = parse_count(argv[++i], "-j");
         else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
             n = parse_count(argv[++i], "-n");
-        else if (strcmp(argv[i], "--") == 0 && is_cmd) {
+        else if (strcmp(argv[i], "--arg") == 0 && !is_cmd) {
+            with_arg = 1;
+            mode = "floor_arg";
+        } else if (strcmp(argv[i], "--") == 0 && is_cmd) {
             i++;
             break;
         } else
@@ -164,7 +180,7 @@ int main(int argc, char **argv)
     }
     if (p < 1 || n < 1 || (is_cmd && i >= argc))
         usage();
-    double secs = is_cmd ? run_cmd(argv + i) : run_floor(p, n);
+    double secs = is_cmd ? run_cmd(argv + i) : run_floor(p, n, with_arg);
     printf("%s j=%ld n=%ld secs=%.4f jobs_per_s=%.1f\n", mode, p, n, secs,
            secs > 0 ? (double)n / secs : 0.0);
     return 0;
