@@ -123,6 +123,9 @@ LP_HIDDEN int lp__communicate(lp_proc *p, const void *in, size_t in_len, lp_buf 
 /* ---- pipelines (pipeline.c): for pools that run one ---- */
 LP_HIDDEN lp_proc *lp__pipeline_ends(lp_pipeline *pl);            /* fds: the pipeline's ends */
 LP_HIDDEN lp_proc *lp__pipeline_stage(lp_pipeline *pl, size_t i); /* NULL before start */
+LP_HIDDEN lp_pipeline *lp__pipeline_clone(const lp_pipeline *src); /* stages + options, unstarted */
+LP_HIDDEN bool lp__pipeline_started(const lp_pipeline *pl);
+LP_HIDDEN void lp__pipeline_stdin_pipe(lp_pipeline *pl); /* first stage's LP_INHERIT stdin -> LP_PIPE */
 
 /* ---- monotonic deadlines (err.c) ---- */
 LP_HIDDEN lp_deadline lp__deadline(int timeout_ms);

@@ -395,6 +395,8 @@ typedef struct lp_pool_opts {
                                stream, then moved to an unlinked temporary file that the result's
                                lp_buf maps (0: 4 MiB; SIZE_MAX: never spill)                    */
     const char *spill_dir;  /* directory of spill files (NULL: $TMPDIR, else /tmp)              */
+    bool own_thread;        /* a thread of the pool drives it all the time: jobs start and end,
+                               callbacks run (on that thread) without anyone waiting            */
     lp_future_cb on_success; /* rc == 0                                                         */
     lp_future_cb on_error;   /* rc != 0, timed out, failed to start, crashed, cancelled          */
     void *cb_ctx;
@@ -423,6 +425,14 @@ int lp_pool_submit(lp_pool *p, const lp_spawn_opts *job, const lp_run_opts *r, l
  * o->env_set of `o` (NULL: all LP_INHERIT) are used.  As lp_pool_submit otherwise. */
 int lp_pool_submit_call(lp_pool *p, int (*fn)(void *arg), void *arg, const lp_spawn_opts *o,
                         const lp_run_opts *r, lp_future **f);
+
+/* Queue a pipeline job: `pl` (built with lp_pipeline_add..., not started) is copied, stages and
+ * options, and each attempt starts a fresh copy; the caller keeps pl (free it at will).  Its
+ * ends as for lp_pipeline_run: the last stage's LP_PIPE stdout and the captured stderr are
+ * the result's out/err; r->input feeds the first stage.  rc is the pipeline's (pipefail and
+ * sigpipe_ok as set on pl), usage and pid the last stage's; a timeout or cancel signals the
+ * pipeline's process group.  -EBUSY if pl was started.  As lp_pool_submit otherwise. */
+int lp_pool_submit_pipeline(lp_pool *p, const lp_pipeline *pl, const lp_run_opts *r, lp_future **f);
 
 /* Wait until the job ended (0) or timeout_ms passed (-ETIMEDOUT); drives the pool meanwhile. */
 int lp_future_wait(lp_future *f, int timeout_ms);

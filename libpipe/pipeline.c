@@ -561,3 +561,33 @@ lp_proc *lp__pipeline_stage(lp_pipeline *pl, size_t i)
 {
     return i < pl->n ? pl->st[i].p : NULL;
 }
+
+lp_pipeline *lp__pipeline_clone(const lp_pipeline *src)
+{
+    lp_pipeline *pl = lp_pipeline_new();
+    if (!pl)
+        return NULL;
+    pl->pipefail = src->pipefail;
+    pl->sigpipe_ok = src->sigpipe_ok;
+    pl->pgroup = src->pgroup;
+    for (size_t i = 0; i < src->n; i++) {
+        const struct stage *s = &src->st[i];
+        int r = s->fn ? lp_pipeline_add_fn_opts(pl, s->fn, s->arg, &s->o) : lp_pipeline_add(pl, &s->o);
+        if (r < 0) {
+            lp_pipeline_free(pl);
+            return NULL;
+        }
+    }
+    return pl;
+}
+
+bool lp__pipeline_started(const lp_pipeline *pl)
+{
+    return pl->started;
+}
+
+void lp__pipeline_stdin_pipe(lp_pipeline *pl)
+{
+    if (pl->n && pl->st[0].o.in.kind == LP_STDIO_INHERIT)
+        pl->st[0].o.in = LP_PIPE;
+}

@@ -74,6 +74,8 @@ lp_future *lp__future_new(lp_pool *p, enum lp__job_kind kind)
 
 void lp__future_free(lp_future *f)
 {
+    if (f->tmpl)
+        lp_pipeline_free(f->tmpl);
     lp__opts_free(&f->o);
     free(f->input);
     lp_result_free(&f->res);
@@ -279,11 +281,25 @@ static void on_comm_end(struct lp__comm *c)
 static void on_job_exit(lp_loop *l, lp_watch *w, uint32_t ev)
 {
     (void)ev;
-    lp_future *f = w->data;
+    struct lp__xwatch *x = (struct lp__xwatch *)w;
     lp__loop_del(l, w);
-    lp__proc_reap(f->exitp, true);
-    f->exited = true;
-    attempt_maybe_ended(f);
+    lp__proc_reap(x->proc, true);
+    if (--x->f->xleft == 0) {
+        x->f->exited = true;
+        attempt_maybe_ended(x->f);
+    }
+}
+
+/* Signal a running job: its process group (every stage, what they started).  `stragglers`:
+ * also once every process we started was reaped (members that ignored SIGTERM). */
+static void job_kill(lp_future *f, int sig, bool stragglers)
+{
+    if (!f->pl) {
+        lp_proc_kill_group(f->proc, sig);
+    } else if (lp_pipeline_kill(f->pl, sig) == -ESRCH && stragglers && lp_pipeline_pgid(f->pl) > 0 &&
+               f->r.contain != LP_CONTAIN_NONE) {
+        kill(-lp_pipeline_pgid(f->pl), sig);
+    }
 }
 
 static int call_trampoline(void *arg)
@@ -324,8 +340,8 @@ static int attempt_start(lp_pool *p, lp_future *f)
     f->stream_len[1] = f->stream_len[2] = 0;
     f->comm_ended = f->exited = f->finished = false;
     f->phase = 0;
-    f->pdeath = pthread_equal(pthread_self(), p->creator);
-    f->parent_pid = getpid();
+    f->pdeath = lp__pool_thread_lasts(p);
+    f->parent_pid = p->pid;
     int r;
     lp_proc *io;
     if (f->kind == LP__JOB_CMD) {
@@ -337,17 +353,29 @@ static int attempt_start(lp_pool *p, lp_future *f)
             snprintf(f->errmsg, sizeof f->errmsg, "%s", lp_proc_errmsg(NULL));
             return r;
         }
-        io = f->exitp = f->proc;
+        io = f->proc;
+        f->xw = &f->xw1;
+        f->nxw = 1;
+        f->xw1.proc = f->proc;
     } else {
-        lp_pipeline *pl = lp_pipeline_new();
+        lp_pipeline *pl;
+        if (f->kind == LP__JOB_PIPE) {
+            pl = lp__pipeline_clone(f->tmpl);
+            if (pl && f->r.input_len)
+                lp__pipeline_stdin_pipe(pl);
+        } else {
+            pl = lp_pipeline_new();
+            lp_spawn_opts so = {.in = f->o.in, .out = f->o.out, .err = f->o.err};
+            if (pl && f->r.contain == LP_CONTAIN_NONE)
+                lp_pipeline_set_pgroup(pl, LP_PGROUP_INHERIT);
+            if (pl && (r = lp_pipeline_add_fn_opts(pl, call_trampoline, f, &so)) < 0) {
+                lp_pipeline_free(pl);
+                return r;
+            }
+        }
         if (!pl)
             return -ENOMEM;
-        lp_spawn_opts so = {.in = f->o.in, .out = f->o.out, .err = f->o.err};
-        if (f->r.contain == LP_CONTAIN_NONE)
-            lp_pipeline_set_pgroup(pl, LP_PGROUP_INHERIT);
-        r = lp_pipeline_add_fn_opts(pl, call_trampoline, f, &so);
-        if (r == 0)
-            r = lp_pipeline_start(pl);
+        r = lp_pipeline_start(pl);
         if (r < 0) {
             snprintf(f->errmsg, sizeof f->errmsg, "%s", lp_pipeline_errmsg(pl)[0] ? lp_pipeline_errmsg(pl) : lp_strerror(r));
             lp_pipeline_free(pl);
@@ -355,9 +383,17 @@ static int attempt_start(lp_pool *p, lp_future *f)
         }
         f->pl = pl;
         io = lp__pipeline_ends(pl);
-        f->exitp = lp__pipeline_stage(pl, 0);
+        f->nxw = lp_pipeline_len(pl);
+        f->xw = f->nxw == 1 ? &f->xw1 : calloc(f->nxw, sizeof *f->xw);
+        if (!f->xw) {
+            lp_pipeline_free(pl); /* kills and reaps the stages */
+            f->pl = NULL;
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < f->nxw; i++)
+            f->xw[i].proc = lp__pipeline_stage(pl, i);
     }
-    f->res.pid = f->exitp->pid;
+    f->res.pid = f->xw[f->nxw - 1].proc->pid;
     f->co = (struct lp__comm_opts){.no_exit_watch = true, .cb = capture_cb, .ctx = f};
     if (f->r.on_output) {
         f->co.cb = f->r.on_output;
@@ -366,20 +402,39 @@ static int attempt_start(lp_pool *p, lp_future *f)
     }
     f->comm.on_end = on_comm_end;
     f->comm.data = f;
-    f->w_exit = (lp_watch){.fd = f->exitp->exitfd, .events = EPOLLIN, .fn = on_job_exit, .data = f};
-    r = lp__loop_add(&p->loop, &f->w_exit);
+    f->xleft = f->nxw;
+    r = 0;
+    for (size_t i = 0; i < f->nxw && r == 0; i++) {
+        struct lp__xwatch *x = &f->xw[i];
+        x->f = f;
+        x->w = (lp_watch){.fd = x->proc->exitfd, .events = EPOLLIN, .fn = on_job_exit, .data = x};
+        if (x->proc->reaped) /* a stage that could not even wait (pidfd fallback) */
+            f->xleft--;
+        else
+            r = lp__loop_add(&p->loop, &x->w);
+    }
     if (r == 0)
         r = lp__comm_start(&f->comm, &p->loop, io, f->input, f->r.input_len, NULL, NULL, &f->co);
+    if (r == 0 && f->r.input_len && io->fds[0] >= 0) {
+        f->fed = true;
+        p->feeding++;
+    }
     if (r < 0) {
-        lp__loop_del(&p->loop, &f->w_exit);
+        for (size_t i = 0; i < f->nxw; i++)
+            lp__loop_del(&p->loop, &f->xw[i].w);
         lp__comm_stop(&f->comm);
         snprintf(f->errmsg, sizeof f->errmsg, "pool: watching pid %d: %s", (int)f->res.pid, lp_strerror(r));
         f->phase = 2;
-        lp_proc_kill_group(f->exitp, SIGKILL);
-        lp__proc_reap(f->exitp, true);
+        job_kill(f, SIGKILL, false);
+        for (size_t i = 0; i < f->nxw; i++)
+            lp__proc_reap(f->xw[i].proc, true);
         f->comm_ended = f->exited = true;
         attempt_maybe_ended(f); /* ends as killed */
         return 0;
+    }
+    if (f->xleft == 0) {
+        f->exited = true;
+        attempt_maybe_ended(f);
     }
     int t = f->r.timeout_ms > 0 ? f->r.timeout_ms : p->o.job_timeout_ms;
     f->deadline = t > 0 ? lp__deadline(t) : -1;
@@ -396,11 +451,11 @@ static void attempt_stop(lp_pool *p, lp_future *f)
 {
     if (f->phase == 0 && grace_ms(p, f) > 0) {
         f->phase = 1;
-        lp_proc_kill_group(f->exitp, SIGTERM);
+        job_kill(f, SIGTERM, false);
         f->deadline = lp__deadline(grace_ms(p, f));
     } else if (f->phase < 2) {
         f->phase = 2;
-        lp_proc_kill_group(f->exitp, SIGKILL);
+        job_kill(f, SIGKILL, false);
         f->deadline = -1;
     }
 }
@@ -408,24 +463,35 @@ static void attempt_stop(lp_pool *p, lp_future *f)
 /* The attempt's process has ended (mu held): collect its status, release it. */
 static void attempt_collect(lp_pool *p, lp_future *f)
 {
-    (void)p;
     int rc = 0;
-    lp_proc_wait(f->exitp, 0, &rc);
+    if (f->pl) {
+        lp_pipeline_wait(f->pl, 0, &rc);
+        lp_pipeline_usage(f->pl, f->nxw - 1, &f->res.usage);
+    } else {
+        lp_proc_wait(f->proc, 0, &rc);
+        lp_proc_usage(f->proc, &f->res.usage);
+    }
     f->res.rc = rc;
-    lp_proc_usage(f->exitp, &f->res.usage);
     if (f->phase > 0) /* members of its group that ignored SIGTERM do not survive it */
-        lp_proc_kill_group(f->exitp, SIGKILL);
+        job_kill(f, SIGKILL, true);
     for (int i = 1; i <= 2; i++) {
         int r = spill_finish(f, i);
         if (r < 0 && !f->errmsg[0])
             snprintf(f->errmsg, sizeof f->errmsg, "pool: output of pid %d: %s", (int)f->res.pid, lp_strerror(r));
     }
+    if (f->fed) {
+        f->fed = false;
+        p->feeding--;
+    }
     if (f->pl)
         lp_pipeline_free(f->pl);
     else
         lp_proc_free(f->proc);
+    if (f->xw != &f->xw1)
+        free(f->xw);
+    f->xw = NULL;
     f->pl = NULL;
-    f->proc = f->exitp = NULL;
+    f->proc = NULL;
 }
 
 static void describe_rc(char *buf, size_t n, int rc)
@@ -552,8 +618,12 @@ static int drive_step(lp_pool *p, lp_deadline d)
     lp_watch w_intr = {.fd = p->freeing ? -1 : lp__wait_interrupt_fd(), .events = EPOLLIN, .fn = on_interrupt, .data = &interrupted};
     if (w_intr.fd >= 0 && lp__loop_add(&p->loop, &w_intr) < 0)
         w_intr.fd = -1;
+    /* only writes to a job's stdin pipe can raise SIGPIPE (workers' sockets use
+     * MSG_NOSIGNAL): the guard costs three system calls, so only when someone is fed */
+    bool guard = p->feeding > 0;
     struct lp__sigpipe sp;
-    lp__sigpipe_block(&sp);
+    if (guard)
+        lp__sigpipe_block(&sp);
     int n = lp__loop_once(&p->loop, d);
     if (w_intr.fd >= 0)
         lp__loop_del(&p->loop, &w_intr);
@@ -565,8 +635,8 @@ static int drive_step(lp_pool *p, lp_deadline d)
             f->comm.epipe = false;
         }
     }
-    epipe |= lp__fn_epipe(p);
-    lp__sigpipe_restore(&sp, epipe);
+    if (guard)
+        lp__sigpipe_restore(&sp, epipe);
     pthread_mutex_lock(&p->mu);
     if (p->kind == LP__JOB_FN)
         lp__fn_check(p);
@@ -645,6 +715,7 @@ int lp__pool_init(lp_pool *p, const lp_pool_opts *o, enum lp__job_kind kind)
     p->spill_dir = strdup(dir && *dir ? dir : "/tmp");
     p->o.spill_dir = NULL;
     p->creator = pthread_self();
+    p->pid = getpid();
     p->wakefd = -1;
     p->loop.epfd = -1;
     pthread_mutexattr_t ma;
@@ -669,12 +740,54 @@ int lp__pool_init(lp_pool *p, const lp_pool_opts *o, enum lp__job_kind kind)
     return lp__loop_add(&p->loop, &p->w_wake);
 }
 
+bool lp__pool_thread_lasts(lp_pool *p)
+{
+    pthread_t self = pthread_self();
+    return pthread_equal(self, p->creator) ||
+           (__atomic_load_n(&p->thread_up, __ATOMIC_ACQUIRE) && pthread_equal(self, p->thread_id));
+}
+
+static bool cond_stop_thread(lp_pool *p, void *arg)
+{
+    (void)arg;
+    return p->stop_thread;
+}
+
+static void *pool_thread(void *arg)
+{
+    lp_pool *p = arg;
+    p->thread_id = pthread_self();
+    __atomic_store_n(&p->thread_up, true, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop_thread)
+        lp__pool_drive(p, cond_stop_thread, NULL, -1);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int lp__pool_start_thread(lp_pool *p)
+{
+    if (!p->o.own_thread)
+        return 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* it never runs the caller's signal handlers */
+    int r = pthread_create(&p->thread, NULL, pool_thread, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0)
+        return -r;
+    p->has_thread = true;
+    return 0;
+}
+
 lp_pool *lp_pool_new(const lp_pool_opts *o)
 {
     lp_pool *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     int r = lp__pool_init(p, o, LP__JOB_CMD);
+    if (r == 0)
+        r = lp__pool_start_thread(p);
     if (r < 0) {
         lp_pool_free(p);
         errno = -r;
@@ -713,8 +826,9 @@ int lp__pool_enqueue(lp_pool *p, lp_future *f, lp_future **out)
         *out = f;
     if (p->driving) {
         lp__pool_wake(p);
-    } else {
-        /* start it now if a slot is free: a non-blocking turn of the loop */
+    } else if (p->kind == LP__JOB_FN ? lp__fn_has_room(p) : p->running < p->workers) {
+        /* start it now: a non-blocking turn of the loop (when every slot is busy the job
+         * waits for whoever drives next: a burst of submits costs no loop turns) */
         lp__pool_drive(p, cond_false, NULL, 0);
     }
     pthread_mutex_unlock(&p->mu);
@@ -804,6 +918,24 @@ int lp_pool_submit_call(lp_pool *p, int (*fn)(void *arg), void *arg, const lp_sp
         }
     } else {
         f->o.in = f->o.out = f->o.err = LP_INHERIT;
+    }
+    return submit_common(p, f, r, out);
+}
+
+int lp_pool_submit_pipeline(lp_pool *p, const lp_pipeline *pl, const lp_run_opts *r, lp_future **out)
+{
+    if (out)
+        *out = NULL;
+    if (!p || !pl || p->kind == LP__JOB_FN || lp_pipeline_len(pl) == 0)
+        return -EINVAL;
+    if (lp__pipeline_started(pl))
+        return -EBUSY;
+    lp_future *f = lp__future_new(p, LP__JOB_PIPE);
+    if (!f)
+        return -ENOMEM;
+    if (!(f->tmpl = lp__pipeline_clone(pl))) {
+        free(f);
+        return -ENOMEM;
     }
     return submit_common(p, f, r, out);
 }
@@ -1012,6 +1144,14 @@ void lp_pool_free(lp_pool *p)
 {
     if (!p)
         return;
+    if (p->has_thread) {
+        pthread_mutex_lock(&p->mu);
+        p->stop_thread = true;
+        lp__pool_wake(p);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->thread, NULL);
+    }
     if (p->slots && p->loop.epfd >= 0 && p->wakefd >= 0) {
         pthread_mutex_lock(&p->mu);
         p->shut = true;

@@ -8,10 +8,17 @@
 
 #define SLOT_ENV_MAX 32
 
-enum lp__job_kind { LP__JOB_CMD, LP__JOB_CALL, LP__JOB_FN };
+enum lp__job_kind { LP__JOB_CMD, LP__JOB_CALL, LP__JOB_PIPE, LP__JOB_FN };
 enum lp__job_state { LP__PENDING, LP__RUNNING, LP__DONE };
 
 struct lp__fn_worker;
+
+/* The exit of one process of a running job. */
+struct lp__xwatch {
+    lp_watch w;
+    lp_future *f;
+    lp_proc *proc;
+};
 
 struct lp_future {
     lp_pool *pool;
@@ -35,13 +42,15 @@ struct lp_future {
     int (*fn)(void *);
     void *arg;
     /* the running attempt (driver only) */
+    lp_pipeline *tmpl; /* pipeline jobs: the stages, cloned for each attempt */
     lp_proc *proc;    /* command jobs: the child */
-    lp_pipeline *pl;  /* call jobs: one function stage */
-    lp_proc *exitp;   /* the process whose exit ends the attempt */
+    lp_pipeline *pl;  /* call jobs (one function stage) and pipeline jobs */
     struct lp__comm comm;
     struct lp__comm_opts co;
-    lp_watch w_exit;
+    struct lp__xwatch xw1, *xw; /* exits to see: xw == &xw1 for one process */
+    size_t nxw, xleft;
     bool comm_ended, exited, finished;
+    bool fed;         /* given input: counted in pool->feeding */
     bool pdeath;      /* started by the pool's creating thread: PDEATHSIG */
     pid_t parent_pid;
     lp_deadline deadline;
@@ -70,6 +79,11 @@ struct lp_pool {
     size_t spill_bytes;
     char *spill_dir;
     pthread_t creator;
+    pid_t pid;           /* ours (getpid once) */
+    pthread_t thread;    /* own_thread: the pool's driving thread */
+    pthread_t thread_id; /* what that thread sees as pthread_self(), once thread_up */
+    bool has_thread, stop_thread, thread_up;
+    int feeding;         /* running jobs given input: writes to pipes need the SIGPIPE guard */
     lp_loop loop;
     int wakefd;
     lp_watch w_wake;
@@ -103,6 +117,9 @@ LP_HIDDEN lp_future *lp__pool_fin_take(lp_pool *p);          /* all of them, old
 LP_HIDDEN void lp__pool_wake(lp_pool *p);                    /* wake the driver (mu held) */
 /* write(2) until all is written (EINTR retried): 0 or -errno */
 LP_HIDDEN int lp__write_all(int fd, const char *d, size_t n);
+/* The calling thread lives as long as the pool (its creator or its own thread): PDEATHSIG. */
+LP_HIDDEN bool lp__pool_thread_lasts(lp_pool *p);
+LP_HIDDEN int lp__pool_start_thread(lp_pool *p); /* with o->own_thread; 0 or -errno */
 LP_HIDDEN int lp__pool_init(lp_pool *p, const lp_pool_opts *o, enum lp__job_kind kind);
 LP_HIDDEN int lp__pool_enqueue(lp_pool *p, lp_future *f, lp_future **out);
 LP_HIDDEN void lp__pool_job_done(lp_pool *p, lp_future *f);
@@ -112,7 +129,7 @@ LP_HIDDEN int lp__pool_drive(lp_pool *p, bool (*cond)(lp_pool *, void *), void *
 LP_HIDDEN void lp__fn_start(lp_pool *p);           /* hand pending tasks to idle workers */
 LP_HIDDEN lp_deadline lp__fn_deadline(lp_pool *p); /* the next task deadline, -1 none */
 LP_HIDDEN void lp__fn_check(lp_pool *p);           /* deadlines, dead workers, finished tasks */
-LP_HIDDEN bool lp__fn_epipe(lp_pool *p);           /* a write to a worker hit EPIPE (cleared) */
+LP_HIDDEN bool lp__fn_has_room(lp_pool *p);        /* a worker could take a task now */
 LP_HIDDEN void lp__fn_free(lp_pool *p);            /* stop and reap the workers */
 
 #endif

@@ -52,7 +52,6 @@ struct lp__fn_worker {
     unsigned sent;          /* frames sent to this worker (max_tasks_per_worker) */
     bool retiring;          /* input closed: no more frames */
     bool exited;            /* reaped; cleaned up by check */
-    bool epipe;
     bool killed_timeout;    /* we killed it: the head frame timed out */
     lp_deadline deadline;   /* of the frame at the head */
 };
@@ -138,7 +137,7 @@ static int worker_spawn(lp_pool *p, int i)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
-    bool pdeath = pthread_equal(pthread_self(), p->creator);
+    bool pdeath = lp__pool_thread_lasts(p);
     pid_t parent = getpid();
     fflush(NULL);
     pid_t pid = fork();
@@ -199,14 +198,13 @@ static int worker_spawn(lp_pool *p, int i)
 static void flush_out(lp_pool *p, struct lp__fn_worker *w)
 {
     while (w->out_off < w->outq.len) {
-        ssize_t n = write(w->fd, w->outq.data + w->out_off, w->outq.len - w->out_off);
+        /* MSG_NOSIGNAL: a dead worker gives EPIPE, never a SIGPIPE to guard against */
+        ssize_t n = send(w->fd, w->outq.data + w->out_off, w->outq.len - w->out_off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
             break;
         if (n < 0) { /* EPIPE: the worker is gone; its exit watch cleans up */
-            if (errno == EPIPE)
-                w->epipe = true;
             w->out_off = w->outq.len;
             break;
         }
@@ -407,6 +405,19 @@ static void worker_cleanup(lp_pool *p, struct lp__fn_worker *w)
         task_lost(p, head, rc, timed_out);
 }
 
+static bool can_take(const struct lp__fn_worker *w)
+{
+    return w->proc && !w->exited && !w->retiring && w->nfly < INFLIGHT;
+}
+
+bool lp__fn_has_room(lp_pool *p)
+{
+    for (int i = 0; i < p->workers; i++)
+        if (!p->fw[i].proc || can_take(&p->fw[i]))
+            return true;
+    return false;
+}
+
 void lp__fn_start(lp_pool *p)
 {
     if (p->freeing)
@@ -419,7 +430,7 @@ void lp__fn_start(lp_pool *p)
         struct lp__fn_worker *best = NULL;
         for (int i = 0; i < p->workers; i++) {
             struct lp__fn_worker *w = &p->fw[i];
-            if (w->proc && !w->exited && !w->retiring && w->nfly < INFLIGHT && (!best || w->nfly < best->nfly))
+            if (can_take(w) && (!best || w->nfly < best->nfly))
                 best = w;
         }
         if (!best)
@@ -488,16 +499,6 @@ void lp__fn_check(lp_pool *p)
             worker_cleanup(p, &p->fw[i]);
 }
 
-bool lp__fn_epipe(lp_pool *p)
-{
-    bool any = false;
-    for (int i = 0; p->fw && i < p->workers; i++) {
-        any |= p->fw[i].epipe;
-        p->fw[i].epipe = false;
-    }
-    return any;
-}
-
 void lp__fn_free(lp_pool *p)
 {
     for (int i = 0; p->fw && i < p->workers; i++) {
@@ -533,6 +534,8 @@ lp_pool *lp_pool_new_fn(const lp_pool_opts *o, lp_pool_fn fn, int (*initializer)
         p->fw[i] = (struct lp__fn_worker){.pool = p, .fd = -1, .deadline = -1};
         r = worker_spawn(p, i);
     }
+    if (r == 0)
+        r = lp__pool_start_thread(p);
     if (r < 0) {
         lp_pool_free(p);
         errno = -r;
