@@ -255,7 +255,7 @@ static void base_opts(lp_spawn_opts *o, char **argv, const char *path, int pass[
         *owned = NULL;
     o->argv = argv;
     o->exec_path = path;
-    if (owned && plain_script(argv[0], path)) {
+    if (owned && path && plain_script(argv[0], path)) {
         *owned = script_argv(argv, path);
         o->argv = *owned;
         o->exec_path = sh_self_exe();
