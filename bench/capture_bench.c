@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 extern char **environ;
 
 #define CHUNK "64K"                   /* the writer's alternation chunk */
@@ -84,13 +86,6 @@ static size_t parse_size(const char *s)
     if (errno || *end || v > (SIZE_MAX >> shift) / 4) /* out + err + slack must fit */
         usage();
     return (size_t)v << shift;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Peak resident set of this process in KiB (VmHWM), or -1. */

@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 extern char **environ;
 
 #define TRUE_PROG "/bin/true"
@@ -63,25 +65,6 @@ __attribute__((noreturn)) static void usage(void)
                     "       pipeline_bench sh_zero2g SHELL [SIZE]\n"
                     "  (SIZE: N, NK, NM or NG; default 2G)\n");
     exit(2);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long parse_count(const char *s)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 1) {
-        fprintf(stderr, "pipeline_bench: bad count '%s'\n", s);
-        usage();
-    }
-    return v;
 }
 
 /* SIZE in head's syntax (N, NK, NM, NG: powers of 1024) -> bytes. */
@@ -335,7 +318,7 @@ int main(int argc, char **argv)
     snprintf(mode, sizeof mode, "%s", m);
     if (strcmp(m, "true8") == 0 && argc == 3) {
         snprintf(mode, sizeof mode, "lp_true8");
-        lp_true8(parse_count(argv[2]));
+        lp_true8(bench_count("pipeline_bench", argv[2], "count", 1));
     } else if (strcmp(m, "zero2g") == 0 && argc <= 3) {
         snprintf(mode, sizeof mode, "lp_zero2g");
         const char *size = argc == 3 ? argv[2] : "2G";
@@ -352,7 +335,7 @@ int main(int argc, char **argv)
             const char *size = argc == 4 ? argv[3] : "2G";
             sh_zero(shell, name, size, parse_size(size));
         } else {
-            sh_true8(shell, name, parse_count(argv[3]));
+            sh_true8(shell, name, bench_count("pipeline_bench", argv[3], "count", 1));
         }
     } else {
         usage();

@@ -25,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
+
 #define PROG "/bin/true"
 
 static char *const child_argv[] = {PROG, NULL};
@@ -42,34 +44,15 @@ __attribute__((noreturn)) static void usage(void)
     exit(2);
 }
 
-static long parse_count(const char *s, const char *what)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 1 || v > 1000000000L) {
-        fprintf(stderr, "pool_bench: bad %s '%s'\n", what, s);
-        usage();
-    }
-    return v;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
     long p = 0, n = 3000;
     const char *m = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-j") == 0 && i + 1 < argc)
-            p = parse_count(argv[++i], "-j");
+            p = bench_count("pool_bench", argv[++i], "-j", 1);
         else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
-            n = parse_count(argv[++i], "-n");
+            n = bench_count("pool_bench", argv[++i], "-n", 1);
         else if (argv[i][0] == '-' || m)
             usage();
         else

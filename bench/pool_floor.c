@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 extern char **environ;
 
 #define PROG "/bin/true"
@@ -60,25 +62,6 @@ static void check_status(const char *what, int st)
             snprintf(buf, sizeof buf, "exit status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         die(what, buf);
     }
-}
-
-static long parse_count(const char *s, const char *what)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 1) {
-        fprintf(stderr, "pool_floor: bad %s '%s'\n", what, s);
-        usage();
-    }
-    return v;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static pid_t spawn(const char *path, char *const argv[], const posix_spawn_file_actions_t *fa)
@@ -166,9 +149,9 @@ int main(int argc, char **argv)
     }
     for (; i < argc; i++) {
         if (strcmp(argv[i], "-j") == 0 && i + 1 < argc)
-            p = parse_count(argv[++i], "-j");
+            p = bench_count("pool_floor", argv[++i], "-j", 1);
         else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
-            n = parse_count(argv[++i], "-n");
+            n = bench_count("pool_floor", argv[++i], "-n", 1);
         else if (strcmp(argv[i], "--arg") == 0 && !is_cmd) {
             with_arg = 1;
             mode = "floor_arg";

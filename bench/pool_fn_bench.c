@@ -28,6 +28,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
+
 static const char *mode = "?";
 
 __attribute__((noreturn)) static void die(const char *what, const char *detail)
@@ -40,25 +42,6 @@ __attribute__((noreturn)) static void usage(void)
 {
     fprintf(stderr, "usage: pool_fn_bench [-n N] [-w W] [-b B] map1|map0|mapb|submit\n");
     exit(2);
-}
-
-static long parse_count(const char *s, const char *what)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 1 || v > 100000000L) {
-        fprintf(stderr, "pool_fn_bench: bad %s '%s'\n", what, s);
-        usage();
-    }
-    return v;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* The task, run in a worker: int32 in, its int64 square out. */
@@ -97,11 +80,11 @@ int main(int argc, char **argv)
     const char *m = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
-            n = parse_count(argv[++i], "-n");
+            n = bench_count("pool_fn_bench", argv[++i], "-n", 1);
         else if (strcmp(argv[i], "-w") == 0 && i + 1 < argc)
-            w = parse_count(argv[++i], "-w");
+            w = bench_count("pool_fn_bench", argv[++i], "-w", 1);
         else if (strcmp(argv[i], "-b") == 0 && i + 1 < argc)
-            b = parse_count(argv[++i], "-b");
+            b = bench_count("pool_fn_bench", argv[++i], "-b", 1);
         else if (argv[i][0] == '-' || m)
             usage();
         else

@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 extern char **environ;
 
 #define PROG "/bin/true"
@@ -146,34 +148,15 @@ static void setup_lp(void)
     opts_all.umask = 022;
 }
 
-static long parse_count(const char *s, const char *what, long min)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min) {
-        fprintf(stderr, "spawn_bench: bad %s '%s'\n", what, s);
-        usage();
-    }
-    return v;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
     long n = 2000, heap_mib = 0;
     const char *mode = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
-            n = parse_count(argv[++i], "-n", 1);
+            n = bench_count("spawn_bench", argv[++i], "-n", 1);
         else if (strcmp(argv[i], "--heap-mib") == 0 && i + 1 < argc)
-            heap_mib = parse_count(argv[++i], "--heap-mib", 0);
+            heap_mib = bench_count("spawn_bench", argv[++i], "--heap-mib", 0);
         else if (argv[i][0] == '-' || mode)
             usage();
         else
