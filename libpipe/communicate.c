@@ -164,8 +164,10 @@ static void on_readable(struct lp__comm *c, int i)
     lp_proc *p = c->p;
     int fd = p->fds[i == 1 && p->is_pty ? 0 : i];
     char scratch[READ_MIN];
+    /* streaming without lines: straight from the stack to the callback, nothing kept */
+    bool direct = c->co->cb && !c->co->lines && p->pend[i].len == 0;
     for (int rounds = 0; rounds < 4; rounds++) {
-        lp_buf *b = c->co->cb ? &p->pend[i] : c->dst[i];
+        lp_buf *b = direct ? NULL : c->co->cb ? &p->pend[i] : c->dst[i];
         char *into = scratch;
         size_t room = sizeof scratch;
         bool keep = false;
@@ -201,6 +203,12 @@ static void on_readable(struct lp__comm *c, int i)
                         stop_cb(c, r);
                         return;
                     }
+                }
+            } else if (direct) {
+                int r = c->co->cb(c->co->ctx, i, scratch, (size_t)n);
+                if (r) {
+                    stop_cb(c, r);
+                    return;
                 }
             } else if (b && c->co->truncated) {
                 *c->co->truncated = true; /* over max_output: drained and dropped */
