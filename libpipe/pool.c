@@ -1116,7 +1116,9 @@ int lp_future_release(lp_future *f)
 static bool cond_idle(lp_pool *p, void *arg)
 {
     (void)arg;
-    return p->npending == 0 && p->running == 0 && !p->fin_head && !p->cb_head && !p->cb_active;
+    /* (an attempt on the driver's fin list still counts in running: no need to look there,
+     * and a waiter that is not the driver may not) */
+    return p->npending == 0 && p->running == 0 && !p->cb_head && !p->cb_active;
 }
 
 int lp_pool_shutdown(lp_pool *p, bool wait, bool cancel_pending)
