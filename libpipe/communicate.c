@@ -115,6 +115,8 @@ static int deliver(struct lp__comm *c, int i, bool eof)
 {
     lp_buf *b = &c->p->pend[i];
     const struct lp__comm_opts *co = c->co;
+    if (b->len == 0)
+        return 0; /* nothing kept (or never allocated: streaming straight from the stack) */
     size_t start = 0;
     int r = 0;
     if (!co->lines) {
