@@ -677,7 +677,8 @@ int lp__pool_drive(lp_pool *p, bool (*cond)(lp_pool *, void *), void *arg, lp_de
         if (cond(p, arg))
             return 0;
         /* a pool with its own thread is driven by that thread alone (callbacks run there) */
-        bool others = p->thread_drives && !pthread_equal(pthread_self(), p->thread_id);
+        bool others = p->thread_drives && !(__atomic_load_n(&p->thread_up, __ATOMIC_ACQUIRE) &&
+                                            pthread_equal(pthread_self(), p->thread_id));
         if (p->driving || others) {
             if (d >= 0 && lp__now_ns() >= d)
                 return -ETIMEDOUT;
@@ -765,7 +766,6 @@ static void *pool_thread(void *arg)
     p->thread_id = pthread_self();
     __atomic_store_n(&p->thread_up, true, __ATOMIC_RELEASE);
     pthread_mutex_lock(&p->mu);
-    p->thread_drives = true;
     while (!p->stop_thread)
         lp__pool_drive(p, cond_stop_thread, NULL, -1);
     p->thread_drives = false;
@@ -780,11 +780,15 @@ int lp__pool_start_thread(lp_pool *p)
         return 0;
     sigset_t all, old;
     sigfillset(&all);
+    /* from now on only that thread drives, even before it first runs */
+    p->thread_drives = true;
     pthread_sigmask(SIG_SETMASK, &all, &old); /* it never runs the caller's signal handlers */
     int r = pthread_create(&p->thread, NULL, pool_thread, p);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r != 0)
+    if (r != 0) {
+        p->thread_drives = false;
         return -r;
+    }
     p->has_thread = true;
     return 0;
 }
