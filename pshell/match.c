@@ -378,6 +378,7 @@ int bi_match(int argc, char **argv)
             case 'i': caseless = true; break;
             case 'c': st.count = true; break;
             case 'q': st.quiet = true; break;
+            case 'a': break; /* grep -a: input is always text here */
             default: {
                 char bad[3] = {'-', *o, 0};
                 return usage("unknown option ", bad);
