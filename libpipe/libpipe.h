@@ -510,6 +510,42 @@ int lp_pool_submit_fn(lp_pool *p, const void *in, size_t n, lp_future **f);
  * run again on the replacement worker.  0, or -EINVAL / -ENOMEM / -EPIPE. */
 int lp_pool_map_fn(lp_pool *p, const lp_buf *in, size_t n, size_t batch, lp_buf *out, int *rc);
 
+/* ---------------------------------------------------------------------------------------------
+ * Regular expressions: PCRE2, JIT-compiled
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct lp_regex lp_regex;
+
+#define LP_RE_CASELESS 0x1u  /* case-insensitive (grep -i)                                     */
+#define LP_RE_UTF 0x2u       /* pattern and subject are UTF-8: ., \w, classes and case folding
+                                work on characters (PCRE2_UTF|PCRE2_UCP); bytes that are not
+                                valid UTF-8 never match a character and are never an error   */
+#define LP_RE_MULTILINE 0x4u /* ^ and $ also match at newlines inside the subject             */
+
+/* Compile `pattern` (NUL-terminated) with LP_RE_* flags; JIT-compiled where the CPU allows.
+ * 0 and *out, -EINVAL for a bad pattern (err, when not NULL, receives PCRE2's message with the
+ * offset: "missing closing parenthesis at offset 4"), or -ENOMEM. */
+int lp_regex_new(lp_regex **out, const char *pattern, unsigned flags, char *err, size_t errlen);
+
+/* One captured group: bytes [start, end) of the subject; both SIZE_MAX when it did not take
+ * part in the match. */
+typedef struct lp_regmatch {
+    size_t start, end;
+} lp_regmatch;
+
+/* Search subject[0, len) from offset `from` (lookbehind may see before it).  1: matched, m[0]
+ * is the whole match and m[i] group i, for i < nm (groups past lp_regex_groups are unset);
+ * 0: no match; -ENOMEM.  An object is used by one thread at a time (it keeps its match
+ * buffers). */
+int lp_regex_match(lp_regex *re, const char *subject, size_t len, size_t from, lp_regmatch *m, size_t nm);
+
+/* Number of capture groups (not counting group 0). */
+size_t lp_regex_groups(const lp_regex *re);
+/* Name of group i (1-based), or NULL when it has none. */
+const char *lp_regex_group_name(const lp_regex *re, size_t i);
+
+void lp_regex_free(lp_regex *re); /* NULL ok */
+
 #ifdef __cplusplus
 }
 #endif

@@ -1143,7 +1143,7 @@ static const struct {
     {"export", bi_export, true},  {"false", bi_false, false},     {"fg", sh_fg, false},
     {"getopts", bi_getopts, false}, {"hash", bi_hash, false},     {"history", bi_history, false},
     {"jobs", sh_jobs, false},     {"kill", sh_kill, false},
-    {"local", bi_local, false},   {"pool", bi_pool, false},
+    {"local", bi_local, false},   {"match", bi_match, false},     {"pool", bi_pool, false},
     {"printf", bi_printf, false},   {"pwd", bi_pwd, false},
     {"read", bi_read, false},     {"readonly", bi_readonly, true}, {"return", bi_return, true},
     {"set", bi_set, true},        {"shift", bi_shift, true},      {"source", bi_dot, false},
@@ -1176,6 +1176,6 @@ builtin_fn builtin_get(const char *name, bool *special)
 const char *const sh_builtin_names[] = {
     ".", ":", "[", "alias", "bg", "break", "cd", "command", "continue", "echo", "eval", "exec",
     "exit", "export", "false", "fg", "getopts", "hash", "history", "jobs", "kill", "local",
-    "pool", "printf", "pwd", "read", "readonly", "return", "set", "shift", "source", "test", "timeout",
+    "match", "pool", "printf", "pwd", "read", "readonly", "return", "set", "shift", "source", "test", "timeout",
     "times", "trap", "true", "type", "umask", "unalias", "unset", "wait", NULL,
 };
