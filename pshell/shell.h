@@ -165,6 +165,10 @@ bool sh_is_builtin_or_func(const char *name);
  * shell, 128 + N for a trapped signal N that is pending, else 0 (the self-pipe is drained) */
 int sh_interrupt_status(void);
 int bi_pool(int argc, char **argv);
+/* coprocess dialogues (expect.c) */
+int bi_spawn(int argc, char **argv);
+int bi_send(int argc, char **argv);
+int bi_expect(int argc, char **argv);
 /* `pool OPTIONS { body; } ITEMS...`: pre are the words before the body, post those after */
 int sh_pool_body(int npre, char **pre, node *body, int npost, char **post);
 
