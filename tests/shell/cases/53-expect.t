@@ -161,3 +161,20 @@ hi
 
 dead
 --- status 0
+
+### spawn alone lists the coprocesses; spawn -c of a pty hangs its terminal up [pshell-only]
+spawn a cat
+spawn --pty b cat
+spawn a cat 2>/dev/null; echo "again $?"
+spawn | cut -d' ' -f1,3,4 | sort
+spawn -c a; echo "a $?"
+spawn -c b; echo "b $?"
+spawn | wc -l
+--- stdout
+again 2
+a running
+b running pty
+a 0
+b 129
+0
+--- status 0
