@@ -10,6 +10,7 @@ const char *lp_strerror(int err)
     static const char *const own[] = {
         [0] = "child exited with non-zero status",
         [1] = "stopped by a signal",
+        [2] = "end of output before a pattern matched",
     };
     if (err == 0)
         return "Success";

@@ -31,6 +31,7 @@ extern "C" {
 /* Library-specific error codes, negative like errno values and outside errno's range. */
 #define LP_ECHECK (-4096) /* lp_run with .check: the child exited non-zero (result still filled) */
 #define LP_ESTOPPED (-4097) /* lp_pipeline_wait_job: a stage was stopped by a signal */
+/* LP_EEOF (-4098): see lp_expect */
 
 /* Text for a code returned by any lp_ function (negative errno or LP_E*).  Never NULL. */
 const char *lp_strerror(int err);
@@ -545,6 +546,51 @@ size_t lp_regex_groups(const lp_regex *re);
 const char *lp_regex_group_name(const lp_regex *re, size_t i);
 
 void lp_regex_free(lp_regex *re); /* NULL ok */
+
+/* ---------------------------------------------------------------------------------------------
+ * Expect: wait for patterns in a running child's output (pexpect's job)
+ * ------------------------------------------------------------------------------------------- */
+
+#define LP_EEOF (-4098) /* lp_expect: the output ended before any pattern matched */
+
+/* The expect state of one child output.  A struct tag, not a typedef: lp_expect is the
+ * function below (C has one namespace for both). */
+struct lp_expect;
+
+/* Read the output of p through lp_proc_fd(p, stdio): 1 (stdout pipe), 2 (stderr pipe) or 0
+ * (the master of a pty child).  p must outlive e; e never closes the descriptor.  0, -EINVAL
+ * (no such pipe), -ENOMEM. */
+int lp_expect_new(struct lp_expect **out, lp_proc *p, int stdio);
+
+/* Wait until one of the n patterns matches the output not yet consumed; returns its index
+ * (>= 0).  The earliest match in the output wins, and of matches starting at the same byte
+ * the lowest index.  The output up to the end of the match is consumed; what follows stays
+ * for the next call.  -ETIMEDOUT: nothing consumed (the output read so far is kept);
+ * LP_EEOF: the output ended (EOF, or EIO on a pty whose child has gone) with no match,
+ * nothing consumed; or -errno.  Reading never blocks past the deadline. */
+int lp_expect(struct lp_expect *e, lp_regex *const *pats, size_t n, int timeout_ms);
+
+/* Patterns run over the unconsumed output alone (^ anchors at its first byte).  While the
+ * calling thread's lp_set_wait_interrupt descriptor is readable, lp_expect and lp_proc_send
+ * return -EINTR (lp_expect: nothing consumed, as for -ETIMEDOUT).  -EINVAL for no patterns;
+ * -EBADF when the descriptor was closed (lp_proc_close_fd). */
+
+/* After lp_expect returned k >= 0: capture i (0: the whole match) of pats[k], or NULL when the
+ * group did not take part; *len (may be NULL) its length.  Valid until the next call on e.
+ * Not NUL-terminated (the output may hold NULs): use *len. */
+const char *lp_expect_group(const struct lp_expect *e, size_t i, size_t *len);
+/* After lp_expect: the consumed output before the match (k >= 0), or everything unconsumed
+ * (-ETIMEDOUT, LP_EEOF).  Valid until the next call on e. */
+const char *lp_expect_before(const struct lp_expect *e, size_t *len);
+/* After lp_expect returned k >= 0: lp_regex_groups(pats[k]); else 0. */
+size_t lp_expect_groups(const struct lp_expect *e);
+
+void lp_expect_free(struct lp_expect *e); /* NULL ok */
+
+/* Write all n bytes to the child's stdin pipe (or its pty), waiting at most timeout_ms.  0;
+ * -ETIMEDOUT (part was written); -EPIPE when the child no longer reads (no SIGPIPE reaches the
+ * caller); -EINVAL when p has no stdin pipe or pty. */
+int lp_proc_send(lp_proc *p, const void *data, size_t n, int timeout_ms);
 
 #ifdef __cplusplus
 }

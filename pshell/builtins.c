@@ -1140,13 +1140,16 @@ static const struct {
     {"cd", bi_cd, false},
     {"command", bi_command, false}, {"continue", bi_continue, true}, {"echo", bi_echo, false},
     {"eval", bi_eval, true},      {"exec", bi_exec, true},        {"exit", bi_exit, true},
+    {"expect", bi_expect, false},
     {"export", bi_export, true},  {"false", bi_false, false},     {"fg", sh_fg, false},
     {"getopts", bi_getopts, false}, {"hash", bi_hash, false},     {"history", bi_history, false},
     {"jobs", sh_jobs, false},     {"kill", sh_kill, false},
     {"local", bi_local, false},   {"match", bi_match, false},     {"pool", bi_pool, false},
     {"printf", bi_printf, false},   {"pwd", bi_pwd, false},
     {"read", bi_read, false},     {"readonly", bi_readonly, true}, {"return", bi_return, true},
+    {"send", bi_send, false},
     {"set", bi_set, true},        {"shift", bi_shift, true},      {"source", bi_dot, false},
+    {"spawn", bi_spawn, false},
     {"test", bi_test, false},     {"timeout", bi_timeout, false}, {"times", bi_times, true},
     {"trap", sh_trap, true},      {"true", bi_true, false},       {"type", bi_type, false},
     {"umask", bi_umask, false},   {"unalias", bi_unalias, false}, {"unset", bi_unset, true},
@@ -1175,7 +1178,8 @@ builtin_fn builtin_get(const char *name, bool *special)
 /* the builtin names, for completion */
 const char *const sh_builtin_names[] = {
     ".", ":", "[", "alias", "bg", "break", "cd", "command", "continue", "echo", "eval", "exec",
-    "exit", "export", "false", "fg", "getopts", "hash", "history", "jobs", "kill", "local",
-    "match", "pool", "printf", "pwd", "read", "readonly", "return", "set", "shift", "source", "test", "timeout",
+    "exit", "expect", "export", "false", "fg", "getopts", "hash", "history", "jobs", "kill", "local",
+    "match", "pool", "printf", "pwd", "read", "readonly", "return", "send", "set", "shift", "source", "spawn",
+    "test", "timeout",
     "times", "trap", "true", "type", "umask", "unalias", "unset", "wait", NULL,
 };

@@ -167,6 +167,10 @@ int sh_interrupt_status(void);
 int bi_pool(int argc, char **argv);
 /* the match builtin (match.c): a PCRE2 line filter; `match -q PATTERN STRING...` sets MATCH_* */
 int bi_match(int argc, char **argv);
+/* coprocess dialogues (expect.c) */
+int bi_spawn(int argc, char **argv);
+int bi_send(int argc, char **argv);
+int bi_expect(int argc, char **argv);
 /* `pool OPTIONS { body; } ITEMS...`: pre are the words before the body, post those after */
 int sh_pool_body(int npre, char **pre, node *body, int npost, char **post);
 
