@@ -1,10 +1,10 @@
 # Resource hygiene: command substitutions and pipelines leave no fd and no zombie behind.
 # Zombies are counted from /proc/*/stat without starting any process: state Z, ppid = $$.
 
-### 1000 substitutions of 1 MiB leave no fd and no zombie [slow]
+### 400 substitutions of 1 MiB leave no fd and no zombie [slow]
 set -- /proc/$$/fd/*; before=$#  # counted by the shell itself: no child racing our own spawns
 i=0 bad=0
-while [ $i -lt 1000 ]; do
+while [ $i -lt 400 ]; do
   x=$(head -c 1048576 /dev/zero | tr '\0' a)
   [ ${#x} -eq 1048576 ] || bad=$((bad + 1))
   i=$((i + 1))
