@@ -16,7 +16,7 @@
  * 125 when the output ended, 2 for a usage error, an unknown NAME or a bad pattern.  It sets
  * MATCH_0 (the match), MATCH_1... (groups that took part), MATCH_<name> (named groups) and
  * EXPECT_BEFORE (the output before the match; on timeout or end, all unconsumed output),
- * after unsetting every MATCH_* variable. */
+ * after unsetting the MATCH_* variables the previous match (of match or expect) set. */
 #include "libpipe.h"
 #include "shell.h"
 
@@ -397,16 +397,6 @@ static void set_bytes(const char *name, const char *s, size_t n)
     free(v);
 }
 
-static void unset_matches(void)
-{
-    strlist names = {0};
-    sh_var_names(&names);
-    for (int k = 0; k < names.n; k++)
-        if (strncmp(names.v[k], "MATCH_", 6) == 0)
-            var_unset(names.v[k]);
-    sl_free(&names);
-}
-
 int bi_expect(int argc, char **argv)
 {
     long ms = -1;
@@ -471,25 +461,19 @@ int bi_expect(int argc, char **argv)
     lp_set_wait_interrupt(sh_signal_fd());
     int k = lp_expect(c->e, pats, n, ms > INT_MAX ? INT_MAX : (int)ms);
     lp_set_wait_interrupt(-1);
-    unset_matches();
+    sh_match_vars_clear();
     size_t len;
     const char *b = lp_expect_before(c->e, &len);
     set_bytes("EXPECT_BEFORE", b, len);
     if (k >= 0) {
         size_t ng = lp_expect_groups(c->e);
-        for (size_t g = 0; g <= ng; g++) {
-            const char *s = lp_expect_group(c->e, g, &len);
-            if (!s)
-                continue;
-            char name[32 + 256];
-            snprintf(name, sizeof name, "MATCH_%zu", g);
-            set_bytes(name, s, len);
-            const char *gn = g ? lp_regex_group_name(pats[k], g) : NULL;
-            if (gn && strlen(gn) < 256) {
-                snprintf(name, sizeof name, "MATCH_%s", gn);
-                set_bytes(name, s, len);
-            }
-        }
+        const char **cap = xcalloc(ng + 1, sizeof *cap);
+        size_t *cl = xcalloc(ng + 1, sizeof *cl);
+        for (size_t g = 0; g <= ng; g++)
+            cap[g] = lp_expect_group(c->e, g, &cl[g]);
+        sh_match_vars(pats[k], ng, cap, cl); /* the one place MATCH_* are set (match.c) */
+        free(cap);
+        free(cl);
         st = k;
     } else if (k == -ETIMEDOUT) {
         st = EX_TIMEOUT;

@@ -69,28 +69,50 @@ static void set_var(const char *name, const char *s, size_t len)
     free(v);
 }
 
-/* MATCH_0, MATCH_1..n (unset groups: empty) and MATCH_<name> from a match of lre on s */
+void sh_match_vars(const lp_regex *re, size_t ngroups, const char *const *cap, const size_t *len)
+{
+    forget_vars();
+    char name[64];
+    for (size_t i = 0; i <= ngroups; i++) {
+        if (!cap[i])
+            continue; /* a group that took no part stays unset: ${MATCH_2-none} tells */
+        const char *v = cap[i];
+        size_t vl = len[i];
+        snprintf(name, sizeof name, "MATCH_%zu", i);
+        set_var(name, v, vl);
+        const char *gn = lp_regex_group_name(re, i);
+        if (gn && strlen(gn) < sizeof name - 7) {
+            snprintf(name, sizeof name, "MATCH_%s", gn);
+            if (sh_is_name(name))
+                set_var(name, v, vl);
+        }
+    }
+}
+
+void sh_match_vars_clear(void)
+{
+    forget_vars();
+}
+
+/* MATCH_* from a match of re on s[0, len): 1 matched, 0 not, <0 error */
 static int set_vars(lp_regex *re, const char *s, size_t len)
 {
     size_t ng = lp_regex_groups(re);
     lp_regmatch *m = xcalloc(ng + 1, sizeof *m);
+    const char **cap = xcalloc(ng + 1, sizeof *cap);
+    size_t *cl = xcalloc(ng + 1, sizeof *cl);
     int r = lp_regex_match(re, s, len, 0, m, ng + 1);
     if (r == 1) {
-        char name[64];
-        for (size_t i = 0; i <= ng; i++) {
-            const char *v = m[i].start == SIZE_MAX ? "" : s + m[i].start;
-            size_t vl = m[i].start == SIZE_MAX ? 0 : m[i].end - m[i].start;
-            snprintf(name, sizeof name, "MATCH_%zu", i);
-            set_var(name, v, vl);
-            const char *gn = lp_regex_group_name(re, i);
-            if (gn && strlen(gn) < sizeof name - 7) {
-                snprintf(name, sizeof name, "MATCH_%s", gn);
-                if (sh_is_name(name))
-                    set_var(name, v, vl);
+        for (size_t i = 0; i <= ng; i++)
+            if (m[i].start != SIZE_MAX) {
+                cap[i] = s + m[i].start;
+                cl[i] = m[i].end - m[i].start;
             }
-        }
+        sh_match_vars(re, ng, cap, cl);
     }
     free(m);
+    free(cap);
+    free(cl);
     return r;
 }
 

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "libpipe.h"
+
 /* ---- memory (exit with a message when out of memory) ----------------------------------------- */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
@@ -167,6 +169,11 @@ int sh_interrupt_status(void);
 int bi_pool(int argc, char **argv);
 /* the match builtin (match.c): a PCRE2 line filter; `match -q PATTERN STRING...` sets MATCH_* */
 int bi_match(int argc, char **argv);
+/* The MATCH_* variables of the last match (match.c, also used by expect): those of the
+ * previous match are unset, then MATCH_0..MATCH_n and MATCH_<name> are set from the captures
+ * cap[i] (len[i] bytes; NULL: the group took no part and its variables stay unset). */
+void sh_match_vars(const lp_regex *re, size_t ngroups, const char *const *cap, const size_t *len);
+void sh_match_vars_clear(void);
 /* coprocess dialogues (expect.c) */
 int bi_spawn(int argc, char **argv);
 int bi_send(int argc, char **argv);

@@ -254,3 +254,12 @@ echo "$n compared, $bad differ"
 --- stdout
 528 compared, 0 differ
 --- status 0
+
+### match -q: a group that took no part is unset, and the next match clears what this one set [pshell-only]
+match -q '(a)|(?<bee>b)' b; echo "st=$? 1=${MATCH_1-unset} 2=$MATCH_2 bee=$MATCH_bee"
+MATCH_mine=kept
+match -q '(c)' c; echo "1=$MATCH_1 2=${MATCH_2-unset} bee=${MATCH_bee-unset} mine=$MATCH_mine"
+--- stdout
+st=0 1=unset 2=b bee=b
+1=c 2=unset bee=unset mine=kept
+--- status 0

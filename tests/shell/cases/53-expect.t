@@ -43,7 +43,7 @@ earliest start wins: 1
 closed 0
 --- status 0
 
-### named groups become MATCH_name; groups that did not take part are unset [pshell-only]
+### named groups become MATCH_name; groups that did not take part are unset; only MATCH_ variables of the previous match are cleared [pshell-only]
 spawn r "$LP_HELPERS/lp-repl" -b 'user=alice id=7'
 expect r 'user=(?<user>\w+) id=(?<id>\d+)(x)?'
 echo "$? $MATCH_user $MATCH_id $MATCH_1 ${MATCH_3-unset}"
@@ -53,7 +53,7 @@ echo "${MATCH_user-gone} ${MATCH_stale-gone} [$MATCH_0]"
 spawn -c r
 --- stdout
 0 alice 7 alice unset
-gone gone [repl> ]
+gone 1 [repl> ]
 --- status 0
 
 ### output after a match is kept for the next expect [pshell-only]
