@@ -325,6 +325,21 @@ static void mark_fd(int fd, bool open_)
     }
 }
 
+int sh_write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 /* a descriptor holding `data` from its start (a memfd: any size, no writer needed) */
 static int data_fd(const char *data, size_t n)
 {
@@ -336,16 +351,9 @@ static int data_fd(const char *data, size_t n)
             return -1;
         unlink(tmpl);
     }
-    size_t off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, data + off, n - off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            close(fd);
-            return -1;
-        }
-        off += (size_t)w;
+    if (sh_write_all(fd, data, n) < 0) {
+        close(fd);
+        return -1;
     }
     lseek(fd, 0, SEEK_SET);
     return fd;

@@ -374,19 +374,6 @@ int bi_send(int argc, char **argv)
 }
 
 /* ---- expect ----------------------------------------------------------------------------------- */
-static bool utf8_locale(void)
-{
-    const char *l = var_get("LC_ALL");
-    if (!l || !*l)
-        l = var_get("LC_CTYPE");
-    if (!l || !*l)
-        l = var_get("LANG");
-    if (!l)
-        return false;
-    const char *dot = strchr(l, '.');
-    return dot && (strncasecmp(dot + 1, "utf-8", 5) == 0 || strncasecmp(dot + 1, "utf8", 4) == 0);
-}
-
 static void set_bytes(const char *name, const char *s, size_t n)
 {
     char *v = xmalloc(n + 1);
@@ -440,7 +427,7 @@ int bi_expect(int argc, char **argv)
         sh_error("expect: at most 123 patterns (statuses 0..122)");
         return EX_USAGE;
     }
-    if (utf8_locale())
+    if (sh_utf8_locale())
         flags |= LP_RE_UTF;
     size_t n = (size_t)(argc - i - 1);
     lp_regex **pats = xcalloc(n, sizeof *pats);

@@ -119,17 +119,9 @@ static int set_vars(lp_regex *re, const char *s, size_t len)
 /* ---- output ------------------------------------------------------------------------------------ */
 static void write_all(mstate *st, const char *p, size_t n)
 {
-    while (n > 0 && !st->write_failed) {
-        ssize_t w = write(1, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            fprintf(stderr, "pshell: match: write error: %s\n", strerror(errno));
-            st->write_failed = st->failed = st->stop = true;
-            return;
-        }
-        p += w;
-        n -= (size_t)w;
+    if (!st->write_failed && sh_write_all(1, p, n) < 0) {
+        fprintf(stderr, "pshell: match: write error: %s\n", strerror(errno));
+        st->write_failed = st->failed = st->stop = true;
     }
 }
 
@@ -364,8 +356,7 @@ static bool contains_ci(const char *s, const char *w)
     return false;
 }
 
-/* the locale's character set is UTF-8: LC_ALL, else LC_CTYPE, else LANG (the first set) */
-static bool utf8_locale(void)
+bool sh_utf8_locale(void)
 {
     static const char *const names[] = {"LC_ALL", "LC_CTYPE", "LANG"};
     for (size_t i = 0; i < 3; i++) {
@@ -411,7 +402,7 @@ int bi_match(int argc, char **argv)
     if (i >= argc)
         return usage("missing PATTERN", "");
     const char *pat = argv[i++];
-    unsigned flags = (caseless ? LP_RE_CASELESS : 0) | (utf8_locale() ? LP_RE_UTF : 0);
+    unsigned flags = (caseless ? LP_RE_CASELESS : 0) | (sh_utf8_locale() ? LP_RE_UTF : 0);
     char err[256];
     int r = lp_regex_new(&st.lre, pat, flags, err, sizeof err);
     if (r < 0) {

@@ -507,28 +507,13 @@ static int job_child(void *arg)
     sh_child_run(w.n, w.v, r->body);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static void emit(prun *r, int fd, const char *p, size_t n)
 {
     if (n == 0 || (fd == 1 && r->write_errno))
         return;
     if (r->bar && fd == 2)
-        write_all(2, "\r\033[K", 4);
-    if (write_all(fd, p, n) < 0 && fd == 1)
+        sh_write_all(2, "\r\033[K", 4);
+    if (sh_write_all(fd, p, n) < 0 && fd == 1)
         r->write_errno = errno;
 }
 
@@ -592,7 +577,7 @@ static void log_job(prun *r, pjob *j, const lp_result *res, int exitval, int sig
     sb_add(&b, head, (size_t)n);
     sb_str(&b, cmd);
     sb_add(&b, "\n", 1);
-    write_all(r->logfd, b.s, b.n);
+    sh_write_all(r->logfd, b.s, b.n);
     free(b.s);
     free(cmd);
 }
@@ -649,7 +634,7 @@ static void show(prun *r, pjob *j)
     }
     if (err != 0 && err != LP_ECHECK && err != -ETIMEDOUT) {
         if (r->bar)
-            write_all(2, "\r\033[K", 4);
+            sh_write_all(2, "\r\033[K", 4);
         start_failure(r, j, err);
     } else if (err == -ETIMEDOUT) {
         char *cmd = job_text(r, j);
@@ -667,7 +652,7 @@ static void show_bar(prun *r, lp_pool *p, bool last)
     char b[128];
     int n = snprintf(b, sizeof b, "\r%zu%% %zu/%zu running %zu\033[K%s",
                      r->njobs ? done * 100 / r->njobs : 100, done, r->njobs, run, last ? "\n" : "");
-    write_all(2, b, (size_t)n);
+    sh_write_all(2, b, (size_t)n);
 }
 
 /* program lookup, cached for the common case of one program for every job */
@@ -833,7 +818,7 @@ static int run_jobs(prun *r)
         }
         static const char hdr[] =
             "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
-        write_all(r->logfd, hdr, sizeof hdr - 1);
+        sh_write_all(r->logfd, hdr, sizeof hdr - 1);
     }
     lp_pool_opts po = {
         .workers = r->o.jobs,

@@ -174,6 +174,11 @@ int bi_match(int argc, char **argv);
  * cap[i] (len[i] bytes; NULL: the group took no part and its variables stay unset). */
 void sh_match_vars(const lp_regex *re, size_t ngroups, const char *const *cap, const size_t *len);
 void sh_match_vars_clear(void);
+/* The locale's character set is UTF-8 (LC_ALL, else LC_CTYPE, else LANG, the first set, names
+ * UTF-8/utf8): patterns of match and expect are then compiled with LP_RE_UTF (match.c). */
+bool sh_utf8_locale(void);
+/* write(2) until all n bytes are written (EINTR retried): 0, or -1 with errno (exec.c). */
+int sh_write_all(int fd, const char *p, size_t n);
 /* coprocess dialogues (expect.c) */
 int bi_spawn(int argc, char **argv);
 int bi_send(int argc, char **argv);
