@@ -26,8 +26,7 @@ static char *size_arg(size_t n, char *buf)
  * 64 MiB: memcheck runs the byte-checking loops ~50x slower; every combination still runs. */
 static size_t big(void)
 {
-    const char *v = getenv("LP_VALGRIND");
-    return v && *v == '1' ? (size_t)4 << 20 : (size_t)64 << 20;
+    return under_valgrind() ? (size_t)4 << 20 : (size_t)64 << 20;
 }
 
 Test(communicate, deadlock_matrix, .timeout = 900)

@@ -15,12 +15,6 @@
 #define ARGV(...) ((char *const[]){__VA_ARGS__, NULL})
 #define HANG_MS 30000 /* a hang guard, never expected to expire */
 
-static bool under_valgrind(void)
-{
-    const char *v = getenv("LP_VALGRIND");
-    return v && *v == '1';
-}
-
 static lp_regex *re(const char *pat)
 {
     lp_regex *r = NULL;

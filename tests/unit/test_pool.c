@@ -20,20 +20,10 @@
 #define ARGV(...) ((char *const[]){__VA_ARGS__, NULL})
 #define HANG_MS 60000 /* a hang guard on waits, never expected to expire */
 
-/* CI runs the unit programs under valgrind with LP_VALGRIND=1: the big job counts shrink. */
-static bool under_valgrind(void)
-{
-    const char *v = getenv("LP_VALGRIND");
-    return v && *v == '1';
-}
-
 /* A count of jobs: LP_POOL_JOBS overrides, else `normal`, or `valgrind` under valgrind. */
 static size_t njobs(size_t normal, size_t valgrind)
 {
-    const char *v = getenv("LP_POOL_JOBS");
-    if (v && *v)
-        return (size_t)strtoul(v, NULL, 10);
-    return under_valgrind() ? valgrind : normal;
+    return test_count("LP_POOL_JOBS", normal, valgrind);
 }
 
 static lp_pool *pool_new(lp_pool_opts o)

@@ -18,19 +18,10 @@
 
 #define HANG_MS 60000 /* a hang guard on waits, never expected to expire */
 
-static bool under_valgrind(void)
-{
-    const char *v = getenv("LP_VALGRIND");
-    return v && *v == '1';
-}
-
 /* A count of items: LP_POOL_ITEMS overrides, else `normal`, or `valgrind` under valgrind. */
 static size_t nitems(size_t normal, size_t valgrind)
 {
-    const char *v = getenv("LP_POOL_ITEMS");
-    if (v && *v)
-        return (size_t)strtoul(v, NULL, 10);
-    return under_valgrind() ? valgrind : normal;
+    return test_count("LP_POOL_ITEMS", normal, valgrind);
 }
 
 /* ---- what runs in the workers ------------------------------------------------------------- */

@@ -121,6 +121,23 @@ static inline char *read_all(int fd, size_t *lenp)
     return s;
 }
 
+/* CI runs the unit programs under valgrind with LP_VALGRIND=1: big sizes and counts shrink. */
+static inline bool under_valgrind(void)
+{
+    const char *v = getenv("LP_VALGRIND");
+    return v && *v == '1';
+}
+
+/* A size or count: the environment variable `env` overrides (when set and not empty), else
+ * `normal`, or `valgrind` under valgrind. */
+static inline size_t test_count(const char *env, size_t normal, size_t valgrind)
+{
+    const char *v = getenv(env);
+    if (v && *v)
+        return (size_t)strtoul(v, NULL, 10);
+    return under_valgrind() ? valgrind : normal;
+}
+
 static inline double now_s(void)
 {
     struct timespec ts;
