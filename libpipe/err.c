@@ -11,6 +11,7 @@ const char *lp_strerror(int err)
         [0] = "child exited with non-zero status",
         [1] = "stopped by a signal",
         [2] = "end of output before a pattern matched",
+        [3] = "closed",
     };
     if (err == 0)
         return "Success";

@@ -31,7 +31,7 @@ extern "C" {
 /* Library-specific error codes, negative like errno values and outside errno's range. */
 #define LP_ECHECK (-4096) /* lp_run with .check: the child exited non-zero (result still filled) */
 #define LP_ESTOPPED (-4097) /* lp_pipeline_wait_job: a stage was stopped by a signal */
-/* LP_EEOF (-4098): see lp_expect */
+/* LP_EEOF (-4098): see lp_expect; LP_ECLOSED (-4099): see channels and queues */
 
 /* Text for a code returned by any lp_ function (negative errno or LP_E*).  Never NULL. */
 const char *lp_strerror(int err);
@@ -591,6 +591,169 @@ void lp_expect_free(struct lp_expect *e); /* NULL ok */
  * -ETIMEDOUT (part was written); -EPIPE when the child no longer reads (no SIGPIPE reaches the
  * caller); -EINVAL when p has no stdin pipe or pty. */
 int lp_proc_send(lp_proc *p, const void *data, size_t n, int timeout_ms);
+
+/* ---------------------------------------------------------------------------------------------
+ * Channels: whole messages over a socketpair or a pipe pair (multiprocessing's Pipe)
+ *
+ * A channel carries framed messages: each lp_chan_send is received by exactly one lp_chan_recv,
+ * whole.  A message is never seen half: a sender killed (or timing out) part way through a
+ * frame leaves the reader with nothing of it (the reader gets LP_ECLOSED at the peer's end).
+ * A channel is used by one thread at a time per direction (one sender, one receiver).
+ * ------------------------------------------------------------------------------------------- */
+
+#define LP_ECLOSED (-4099) /* lp_chan_recv: the peer closed; lp_queue_get: the queue was closed
+                              and is empty; lp_queue_put: the queue was closed */
+
+typedef struct lp_chan lp_chan;
+
+/* Two connected ends (an AF_UNIX socketpair, both O_CLOEXEC): what one sends the other
+ * receives.  To hand an end to a child, pass lp_chan_fd(end) to it (e.g. with
+ * lp_spawn_opts.pass_fds or as its stdin) and rebuild it there with lp_chan_open.  0 or -errno. */
+int lp_chan_pair(lp_chan **a, lp_chan **b);
+
+/* A channel over existing descriptors: read from rfd, write to wfd (the same descriptor for a
+ * socket; -1 for a direction not used).  The channel owns them (lp_chan_free closes them).
+ * 0, -EINVAL, -ENOMEM. */
+int lp_chan_open(lp_chan **c, int rfd, int wfd);
+
+/* Send one message of n bytes (n may be 0; at most LP_CHAN_MAX).  Waits at most timeout_ms
+ * for room.  0: the whole message was handed to the kernel.  -ETIMEDOUT: if no byte of it was
+ * written, nothing was sent; if part was, the rest is kept in the channel and written first by
+ * the next lp_chan_send / lp_chan_flush (the reader sees the message only once whole).  -EPIPE
+ * when the peer closed (never SIGPIPE); -EMSGSIZE; -EINTR (lp_set_wait_interrupt). */
+#define LP_CHAN_MAX ((size_t)1 << 31)
+int lp_chan_send(lp_chan *c, const void *data, size_t n, int timeout_ms);
+
+/* Write what an earlier timed-out lp_chan_send left unsent.  0 when nothing remains;
+ * -ETIMEDOUT, -EPIPE, -EINTR. */
+int lp_chan_flush(lp_chan *c, int timeout_ms);
+
+/* Receive one whole message into *out (replacing its contents; out->data NUL-terminated past
+ * out->len).  0; -ETIMEDOUT (part of a message may have been read: it is kept for the next
+ * call, nothing is lost); LP_ECLOSED when the peer closed (a partial message at that point is
+ * discarded); -EPROTO for a malformed frame; -EINTR (lp_set_wait_interrupt); -ENOMEM. */
+int lp_chan_recv(lp_chan *c, lp_buf *out, int timeout_ms);
+
+/* The descriptor to read (which = 0) or write (which = 1), -1 if none; for poll/epoll. */
+int lp_chan_fd(const lp_chan *c, int which);
+
+/* Close the channel's descriptors and free it.  NULL ok. */
+void lp_chan_free(lp_chan *c);
+
+/* ---------------------------------------------------------------------------------------------
+ * Queues: one API over four stores, chosen by a URI
+ *
+ *   mem:                    in this process, thread-safe (each lp_queue_open of "mem:" is a
+ *                           new queue; share the lp_queue * between threads)
+ *   shm:NAME                across processes on one machine: a ring in POSIX shared memory
+ *                           (/dev/shm/lpq.NAME), robust process-shared locking (a process
+ *                           killed while holding the lock never wedges the others)
+ *   file:PATH[#QUEUE]       durable, processes on one machine: an SQLite database in WAL mode
+ *                           holding any number of named queues (QUEUE default "default")
+ *   redis://[:PASSWORD@]HOST[:PORT]/NAME   durable, many machines (hiredis)
+ *
+ * Every lp_queue_* function may be called from any thread at any time.  Items are bytes (may
+ * hold NULs).  Order is fixed when a queue is created: FIFO (default), LIFO, or PRIORITY
+ * (lowest priority value first, like Python's PriorityQueue; equal priorities FIFO).
+ *
+ * Delivery.  mem: and shm: remove an item when lp_queue_get returns it (id 0; ack/release are
+ * no-ops that return 0).  file: and redis: deliver at least once: lp_queue_get claims the item
+ * under a lease of lease_ms and gives its id; lp_queue_ack completes it; lp_queue_release
+ * puts it back (failed = true counts a failed attempt).  An item whose lease expired, or whose
+ * holder was a process on this machine that no longer exists, goes back to the queue by itself
+ * (checked by every get and stat).  An item that has been delivered max_attempts times and
+ * fails (release with failed, or a lost lease) moves to the dead-letter list instead.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct lp_queue lp_queue;
+
+typedef enum lp_queue_order { LP_QUEUE_FIFO = 0, LP_QUEUE_LIFO, LP_QUEUE_PRIORITY } lp_queue_order;
+
+typedef struct lp_queue_opts {
+    lp_queue_order order; /* when the queue is created; an existing queue keeps its own      */
+    size_t max_items;     /* bound: lp_queue_put waits while this many wait (0: none; shm: the
+                             ring's size is the bound too)                                      */
+    size_t shm_bytes;     /* shm: size of the ring when created (0: 1 MiB)                       */
+    int lease_ms;         /* file/redis: lease of a claimed item (0: 300000, 5 min)              */
+    unsigned max_attempts; /* file/redis: deliveries before a failed item is dead (0: 3)        */
+    bool no_create;       /* fail with -ENOENT instead of creating the queue                    */
+} lp_queue_opts;
+
+/* An item handed out by lp_queue_get / lp_queue_peek / lp_queue_dead. */
+typedef struct lp_queue_item {
+    lp_buf data;          /* the bytes put (NUL-terminated past data.len)                        */
+    uint64_t id;          /* file/redis: the claim, for ack/release (0 for mem/shm)              */
+    int priority;
+    unsigned attempts;    /* deliveries so far, this one included (mem/shm: 1)                   */
+} lp_queue_item;
+
+/* Release the storage of an item (not the struct).  NULL ok. */
+void lp_queue_item_free(lp_queue_item *it);
+
+/* Open (creating unless o->no_create) the queue named by uri; o may be NULL.  0; -EINVAL (bad
+ * URI: lp_queue_errmsg says why), -ENOENT, -EACCES, -ECONNREFUSED (redis), -ENOMEM, -EIO. */
+int lp_queue_open(lp_queue **q, const char *uri, const lp_queue_opts *o);
+
+/* Add an item (priority used by PRIORITY queues).  Waits at most timeout_ms while the queue
+ * is full.  0; -ETIMEDOUT (full), LP_ECLOSED, -EMSGSIZE (larger than a shm ring can hold),
+ * -EINTR (lp_set_wait_interrupt), -EIO. */
+int lp_queue_put(lp_queue *q, const void *data, size_t n, int priority, int timeout_ms);
+
+/* Take the next item into *it (free it with lp_queue_item_free).  Waits at most timeout_ms for
+ * one.  0; -ETIMEDOUT (empty); LP_ECLOSED: the queue was closed and nothing is left (getters
+ * blocked at the close wake with it); -EINTR; -EIO. */
+int lp_queue_get(lp_queue *q, lp_queue_item *it, int timeout_ms);
+
+/* file/redis: complete a claimed item (it is gone for good).  0; -ENOENT when the claim is no
+ * longer held (lease expired and the item went back or to another worker). */
+int lp_queue_ack(lp_queue *q, uint64_t id);
+/* file/redis: give a claimed item back.  failed: counts as a failed attempt (the item goes to
+ * the dead-letter list when it has had max_attempts deliveries).  0; -ENOENT as for ack. */
+int lp_queue_release(lp_queue *q, uint64_t id, bool failed);
+/* file/redis: extend a claim to lease_ms from now (0: the queue's lease).  0; -ENOENT. */
+int lp_queue_touch(lp_queue *q, uint64_t id, int lease_ms);
+
+typedef struct lp_queue_stats {
+    size_t waiting;   /* items that a get could take now                                          */
+    size_t inflight;  /* claimed, not yet acked (file/redis)                                      */
+    size_t dead;      /* dead letters (file/redis)                                                */
+    size_t max_items; /* the bound, 0 if none                                                     */
+    lp_queue_order order;
+    bool closed;
+} lp_queue_stats;
+
+int lp_queue_stat(lp_queue *q, lp_queue_stats *s);
+/* Items waiting (lp_queue_stat's waiting).  0 or -errno. */
+int lp_queue_len(lp_queue *q, size_t *n);
+
+/* Copy up to max waiting items (dead letters for lp_queue_dead), in the order gets would take
+ * them, into a new array *items of *n (free each item, then the array, with
+ * lp_queue_items_free).  Nothing is claimed.  0 or -errno. */
+int lp_queue_peek(lp_queue *q, size_t max, lp_queue_item **items, size_t *n);
+int lp_queue_dead(lp_queue *q, size_t max, lp_queue_item **items, size_t *n);
+void lp_queue_items_free(lp_queue_item *items, size_t n);
+
+/* Close the queue for everyone using it: puts fail with LP_ECLOSED, gets return what is left
+ * and then LP_ECLOSED; blocked getters and putters wake.  0 or -errno. */
+int lp_queue_close(lp_queue *q);
+
+/* Detach from the queue (the queue itself stays).  NULL ok. */
+void lp_queue_free(lp_queue *q);
+
+/* Delete the queue named by uri and everything in it (shm: unlinks it; file: drops that queue
+ * from the database; redis: deletes its keys).  0; -ENOENT when there is none. */
+int lp_queue_remove(const char *uri);
+
+/* Names of the queues in the store of uri (file:PATH: every queue in the database;
+ * redis://HOST:PORT/: every lp queue on the server; shm: those under /dev/shm), as a
+ * NULL-terminated array of strings in *names (free with lp_queue_names_free).  0 or -errno. */
+int lp_queue_list(const char *uri, char ***names, size_t *n);
+void lp_queue_names_free(char **names);
+
+/* The message of this thread's last failed lp_queue_* call, naming what was wrong (the bad
+ * part of a URI, the store's own error text such as SQLite's or Redis's), or "" when it set
+ * none.  Valid until this thread's next lp_queue_* call. */
+const char *lp_queue_errmsg(void);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,2 @@
+/* Framed message channels (placeholder until implemented). */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* pshell's queue builtin (placeholder until implemented). */
+#include "shell.h"
