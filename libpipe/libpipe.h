@@ -671,8 +671,8 @@ typedef enum lp_queue_order { LP_QUEUE_FIFO = 0, LP_QUEUE_LIFO, LP_QUEUE_PRIORIT
 
 typedef struct lp_queue_opts {
     lp_queue_order order; /* when the queue is created; an existing queue keeps its own      */
-    size_t max_items;     /* bound: lp_queue_put waits while this many wait (0: none; shm: the
-                             ring's size is the bound too)                                      */
+    size_t max_items;     /* bound, when the queue is created: lp_queue_put waits while this
+                             many wait (0: none; shm: the ring's size bounds it too)            */
     size_t shm_bytes;     /* shm: size of the ring when created (0: 1 MiB)                       */
     int lease_ms;         /* file/redis: lease of a claimed item (0: 300000, 5 min)              */
     unsigned max_attempts; /* file/redis: deliveries before a failed item is dead (0: 3)        */
@@ -707,8 +707,10 @@ int lp_queue_get(lp_queue *q, lp_queue_item *it, int timeout_ms);
 /* file/redis: complete a claimed item (it is gone for good).  0; -ENOENT when the claim is no
  * longer held (lease expired and the item went back or to another worker). */
 int lp_queue_ack(lp_queue *q, uint64_t id);
-/* file/redis: give a claimed item back.  failed: counts as a failed attempt (the item goes to
- * the dead-letter list when it has had max_attempts deliveries).  0; -ENOENT as for ack. */
+/* file/redis: give a claimed item back.  failed: the delivery was a failed attempt (the item
+ * goes to the dead-letter list when it has had max_attempts deliveries, else back to the
+ * queue); !failed: the delivery is given back uncounted (attempts goes down by one), e.g. a
+ * worker stopping.  Either way it is at once available to gets.  0; -ENOENT as for ack. */
 int lp_queue_release(lp_queue *q, uint64_t id, bool failed);
 /* file/redis: extend a claim to lease_ms from now (0: the queue's lease).  0; -ENOENT. */
 int lp_queue_touch(lp_queue *q, uint64_t id, int lease_ms);

@@ -1145,7 +1145,7 @@ static const struct {
     {"getopts", bi_getopts, false}, {"hash", bi_hash, false},     {"history", bi_history, false},
     {"jobs", sh_jobs, false},     {"kill", sh_kill, false},
     {"local", bi_local, false},   {"match", bi_match, false},     {"pool", bi_pool, false},
-    {"printf", bi_printf, false},   {"pwd", bi_pwd, false},
+    {"printf", bi_printf, false},   {"pwd", bi_pwd, false},       {"queue", bi_queue, false},
     {"read", bi_read, false},     {"readonly", bi_readonly, true}, {"return", bi_return, true},
     {"send", bi_send, false},
     {"set", bi_set, true},        {"shift", bi_shift, true},      {"source", bi_dot, false},
@@ -1179,7 +1179,7 @@ builtin_fn builtin_get(const char *name, bool *special)
 const char *const sh_builtin_names[] = {
     ".", ":", "[", "alias", "bg", "break", "cd", "command", "continue", "echo", "eval", "exec",
     "exit", "expect", "export", "false", "fg", "getopts", "hash", "history", "jobs", "kill", "local",
-    "match", "pool", "printf", "pwd", "read", "readonly", "return", "send", "set", "shift", "source", "spawn",
+    "match", "pool", "printf", "pwd", "queue", "read", "readonly", "return", "send", "set", "shift", "source", "spawn",
     "test", "timeout",
     "times", "trap", "true", "type", "umask", "unalias", "unset", "wait", NULL,
 };

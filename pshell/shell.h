@@ -185,6 +185,19 @@ int bi_send(int argc, char **argv);
 int bi_expect(int argc, char **argv);
 /* `pool OPTIONS { body; } ITEMS...`: pre are the words before the body, post those after */
 int sh_pool_body(int npre, char **pre, node *body, int npost, char **post);
+/* the queue builtin (queue.c; `queue work` in queue_work.c) */
+struct lp_queue;
+struct lp_queue_opts;
+int bi_queue(int argc, char **argv);
+int sh_queue_work(int argc, char **argv); /* argv[0] is "work" */
+/* The local queue database, $XDG_STATE_HOME/pshell/queues.db (directory made 0700, file
+ * 0600); malloc'd, or NULL after an error message. */
+char *sh_queue_db_path(void);
+/* The URI of a queue name: NAME with ':' as it is, else file:DB#NAME; malloc'd, or NULL after
+ * an error message (bad name, database directory not creatable). */
+char *sh_queue_uri(const char *name);
+/* lp_queue_open of sh_queue_uri(name); on failure an error message naming the queue. */
+int sh_queue_open(const char *name, const struct lp_queue_opts *o, struct lp_queue **q);
 
 /* ---- builtins.c ----------------------------------------------------------------------------- */
 typedef int (*builtin_fn)(int argc, char **argv);
