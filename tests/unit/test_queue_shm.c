@@ -138,6 +138,24 @@ static void no_children(void)
     cr_expect_eq(z, 0);
 }
 
+/* End a forked child, freeing the queue handles it holds (valgrind checks children's leaks). */
+__attribute__((noreturn)) static void child_exit(int code, lp_queue *a, lp_queue *b)
+{
+    lp_queue_free(a);
+    lp_queue_free(b);
+    _exit(code);
+}
+
+/* In a child: one get; 0 when it returns `want` (NULL: when it returns rc). */
+static int child_get(lp_queue *q, int timeout_ms, int rc, const char *want)
+{
+    lp_queue_item it;
+    int r = lp_queue_get(q, &it, timeout_ms);
+    int ok = r == rc && (!want || (r == 0 && strcmp(it.data.data, want) == 0));
+    lp_queue_item_free(&it);
+    return ok ? 0 : 1;
+}
+
 #define T(name, ...) Test(queue_shm, name, .fini = cleanup, ##__VA_ARGS__)
 
 /* ---- order ---------------------------------------------------------------------------------- */
@@ -353,15 +371,14 @@ T(put_in_child_get_in_parent)
     if (pid == 0) { /* a new process opening the queue by name */
         lp_queue *c;
         if (lp_queue_open(&c, uri, &(lp_queue_opts){.no_create = true}) != 0)
-            _exit(10);
+            child_exit(10, q, NULL);
         for (int i = 0; i < N; i++) {
             char s[32];
             int len = snprintf(s, sizeof s, "item %d", i);
             if (lp_queue_put(c, s, (size_t)len, 0, 5000) != 0)
-                _exit(11);
+                child_exit(11, q, c);
         }
-        lp_queue_free(c);
-        _exit(0);
+        child_exit(0, q, c);
     }
     for (int i = 0; i < N; i++) {
         lp_queue_item it;
@@ -388,11 +405,8 @@ T(blocked_get_woken_by_put_in_other_process)
     struct lpq_shm *h = map_seg(name, &len);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        lp_queue_item it;
-        int rc = lp_queue_get(q, &it, 20000);
-        _exit(rc == 0 && strcmp(it.data.data, "hello") == 0 ? 0 : 1);
-    }
+    if (pid == 0)
+        child_exit(child_get(q, 20000, 0, "hello"), q, NULL);
     wait_sleepers(h, true, 1);
     put_str(q, "hello", 0);
     expect_exit(pid, 0);
@@ -422,7 +436,7 @@ T(bound_put_times_out)
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0)
-        _exit(lp_queue_put(q, "d", 1, 0, 20000) == 0 ? 0 : 1);
+        child_exit(lp_queue_put(q, "d", 1, 0, 20000) == 0 ? 0 : 1, q, NULL);
     wait_sleepers(h, false, 1);
     expect_get(q, "a");
     expect_exit(pid, 0);
@@ -498,10 +512,8 @@ T(close_wakes_getters_in_other_processes)
         if (kids[i] == 0) {
             lp_queue *c;
             if (lp_queue_open(&c, uri, NULL) != 0)
-                _exit(10);
-            lp_queue_item it;
-            int rc = lp_queue_get(c, &it, -1);
-            _exit(rc == LP_ECLOSED ? 0 : 1);
+                child_exit(10, q, NULL);
+            child_exit(child_get(c, -1, LP_ECLOSED, NULL), q, c);
         }
     }
     wait_sleepers(h, true, 2);
@@ -550,7 +562,7 @@ T(close_wakes_blocked_putter)
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0)
-        _exit(lp_queue_put(q, "b", 1, 0, -1) == LP_ECLOSED ? 0 : 1);
+        child_exit(lp_queue_put(q, "b", 1, 0, -1) == LP_ECLOSED ? 0 : 1, q, NULL);
     wait_sleepers(h, false, 1);
     cr_assert_eq(lp_queue_close(q), 0);
     expect_exit(pid, 0);
@@ -704,7 +716,7 @@ T(create_race)
                 _exit(10);
             char s[16];
             int len = snprintf(s, sizeof s, "%d", i);
-            _exit(lp_queue_put(q, s, (size_t)len, 0, 5000) == 0 ? 0 : 11);
+            child_exit(lp_queue_put(q, s, (size_t)len, 0, 5000) == 0 ? 0 : 11, q, NULL);
         }
     }
     close(go[0]);
@@ -924,11 +936,8 @@ T(consumer_killed_while_blocked)
     struct lpq_shm *h = map_seg(name, &len);
     pid_t dead = fork();
     cr_assert_geq(dead, 0);
-    if (dead == 0) {
-        lp_queue_item it;
-        lp_queue_get(q, &it, -1);
-        _exit(1);
-    }
+    if (dead == 0)
+        child_exit(child_get(q, -1, 0, NULL), q, NULL); /* killed before it returns */
     wait_sleepers(h, true, 1);
     kill(dead, SIGKILL);
     int st = wait_child(dead);
@@ -936,11 +945,8 @@ T(consumer_killed_while_blocked)
     /* its registration stays behind; a new blocked getter still gets woken */
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        lp_queue_item it;
-        int rc = lp_queue_get(q, &it, 20000);
-        _exit(rc == 0 && strcmp(it.data.data, "for the living") == 0 ? 0 : 1);
-    }
+    if (pid == 0)
+        child_exit(child_get(q, 20000, 0, "for the living"), q, NULL);
     wait_sleepers(h, true, 2);
     put_str(q, "for the living", 0);
     expect_exit(pid, 0);
@@ -1024,7 +1030,7 @@ static void stress(lp_queue_order order)
             continue;
         lp_queue *c;
         if (lp_queue_open(&c, uri, NULL) != 0)
-            _exit(10);
+            child_exit(10, q, NULL);
         if (k < 2) { /* producer k: ids k*per .. k*per+per-1, lengths 4..100 */
             for (size_t i = 0; i < per; i++) {
                 uint32_t id = (uint32_t)(k * per + i);
@@ -1034,7 +1040,7 @@ static void stress(lp_queue_order order)
                 for (size_t j = 4; j < len; j++)
                     buf[j] = (unsigned char)(id + j);
                 if (lp_queue_put(c, buf, len, (int)(id % 7), 20000) != 0)
-                    _exit(11);
+                    child_exit(11, q, c);
             }
         } else {
             for (;;) {
@@ -1043,20 +1049,19 @@ static void stress(lp_queue_order order)
                 if (rc == LP_ECLOSED)
                     break;
                 if (rc != 0 || it.data.len < 4)
-                    _exit(12);
+                    child_exit(12, q, c);
                 uint32_t id;
                 memcpy(&id, it.data.data, 4);
                 if (id >= total || it.data.len != 4 + id % 97 || it.priority != (int)(id % 7))
-                    _exit(13);
+                    child_exit(13, q, c);
                 for (size_t j = 4; j < it.data.len; j++)
                     if ((unsigned char)it.data.data[j] != (unsigned char)(id + j))
-                        _exit(14);
+                        child_exit(14, q, c);
                 atomic_fetch_add(&seen[id], 1);
                 lp_queue_item_free(&it);
             }
         }
-        lp_queue_free(c);
-        _exit(0);
+        child_exit(0, q, c);
     }
     expect_exit(kids[0], 0);
     expect_exit(kids[1], 0);
