@@ -8,7 +8,8 @@
  * pipe and then takes N items with lp_queue_get (checking each one's length and sequence
  * number, and freeing it); the parent, once the consumer is ready, starts the clock, puts the
  * N items with lp_queue_put (blocking while the ring is full), and stops the clock when the
- * consumer has exited (waitpid).  The queue is removed afterwards.  Python's counterpart is
+ * consumer has exited (waitpid).  Puts and gets wait without a timeout (-1), as Python's
+ * q.put(m) and q.get() do.  The queue is removed afterwards.  Python's counterpart is
  * bench/queue_mp.py.  Output, one line:
  *
  *   shm size=S n=N secs=T msgs_per_s=X
@@ -52,7 +53,7 @@ static int consumer(const char *uri, long n, long size, int ready)
     close(ready);
     for (long i = 0; i < n; i++) {
         lp_queue_item it;
-        rc = lp_queue_get(q, &it, 60000);
+        rc = lp_queue_get(q, &it, -1);
         if (rc < 0) {
             fprintf(stderr, "queue_shm_bench consumer: get %ld: %s\n", i, lp_strerror(rc));
             return 1;
@@ -120,7 +121,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < n; i++) {
         uint64_t seq = (uint64_t)i;
         memcpy(msg, &seq, sizeof seq);
-        rc = lp_queue_put(q, msg, (size_t)size, 0, 60000);
+        rc = lp_queue_put(q, msg, (size_t)size, 0, -1);
         if (rc < 0)
             die("lp_queue_put", lp_strerror(rc));
     }
