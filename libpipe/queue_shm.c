@@ -143,11 +143,30 @@ static inline struct lpq_rec *lifo_rec(struct shm_queue *q, uint64_t top)
     return (struct lpq_rec *)(q->ring + top - sizeof(struct lpq_rec));
 }
 
-/* ---- the PRIORITY heap: (prio, pos) ascending ---------------------------------------------- */
+/* PRIORITY: the arrival number of the record at pos (after its header; never wraps). */
+static inline uint64_t rec_seq(struct shm_queue *q, uint64_t pos)
+{
+    uint64_t seq;
+    ring_read(q, pos + sizeof(struct lpq_rec), &seq, sizeof seq);
+    return seq;
+}
+
+/* Offset of the item's bytes in a record. */
+static inline uint64_t rec_data(const struct lpq_shm *h)
+{
+    return sizeof(struct lpq_rec) + (h->order == LP_QUEUE_PRIORITY ? sizeof(uint64_t) : 0);
+}
+
+static inline uint64_t rec_size(const struct lpq_shm *h, uint64_t n)
+{
+    return lpq_rec_size(h->order, n);
+}
+
+/* ---- the PRIORITY heap: (prio, seq) ascending ---------------------------------------------- */
 
 static inline bool ent_less(const struct lpq_heap_ent *a, const struct lpq_heap_ent *b)
 {
-    return a->prio < b->prio || (a->prio == b->prio && a->pos < b->pos);
+    return a->prio < b->prio || (a->prio == b->prio && a->seq < b->seq);
 }
 
 static void heap_push(struct lpq_heap_ent *hp, uint64_t n, struct lpq_heap_ent e)
@@ -206,7 +225,7 @@ static void repair(struct shm_queue *q)
             top = 0;
         for (uint64_t t = top; t > 0;) {
             struct lpq_rec *r = lifo_rec(q, t);
-            uint64_t need = lpq_rec_size(r->len);
+            uint64_t need = rec_size(h, r->len);
             if (r->len > LPQ_ITEM_MAX || need > t) { /* no way down past a break */
                 top = t = count = 0;
                 break;
@@ -223,35 +242,63 @@ static void repair(struct shm_queue *q)
     if (tail < head || tail - head > cap || head % 8 || tail % 8) {
         tail = head - head % 8;
         head = tail;
-        atomic_store_explicit(&h->head, head, memory_order_relaxed);
         atomic_store_explicit(&h->tail, tail, memory_order_relaxed);
     }
     bool prio = h->order == LP_QUEUE_PRIORITY;
-    /* PRIORITY: skip the consumed records at the front */
-    while (prio && head < tail && (rec_at(q, head)->len & LPQ_CONSUMED))
-        head += lpq_rec_size(rec_at(q, head)->len & ~LPQ_CONSUMED);
-    if (head > tail)
-        head = tail;
-    atomic_store_explicit(&h->head, head, memory_order_relaxed);
+    /* first pass: the committed records end where one does not fit (never expected); for
+     * PRIORITY, find the last one not taken */
+    uint64_t last = UINT64_MAX;
     for (uint64_t pos = head; pos < tail;) {
         struct lpq_rec *r = rec_at(q, pos);
         uint32_t len = r->len & ~LPQ_CONSUMED;
-        uint64_t need = lpq_rec_size(len);
+        uint64_t need = rec_size(h, len);
         if (len > LPQ_ITEM_MAX || need > tail - pos || (!prio && (r->len & LPQ_CONSUMED))) {
-            atomic_store_explicit(&h->tail, pos, memory_order_relaxed);
+            tail = pos;
+            atomic_store_explicit(&h->tail, tail, memory_order_relaxed);
             break;
         }
+        if (!(r->len & LPQ_CONSUMED))
+            last = pos;
+        pos += need;
+    }
+    if (prio) {
+        /* skip the taken records at the front */
+        while (head < tail && (rec_at(q, head)->len & LPQ_CONSUMED))
+            head += rec_size(h, rec_at(q, head)->len & ~LPQ_CONSUMED);
+        /* a rotation cut short: the oldest record is also the newest (one seq): drop the first */
+        if (head < tail && last != UINT64_MAX && last != head && rec_seq(q, head) == rec_seq(q, last)) {
+            struct lpq_rec *r = rec_at(q, head);
+            atomic_store_explicit((_Atomic uint32_t *)&r->len, r->len | LPQ_CONSUMED,
+                                  memory_order_release);
+            while (head < tail && (rec_at(q, head)->len & LPQ_CONSUMED))
+                head += rec_size(h, rec_at(q, head)->len & ~LPQ_CONSUMED);
+        }
+    }
+    atomic_store_explicit(&h->head, head, memory_order_relaxed);
+    uint64_t live = 0, next_seq = prio ? h->next_seq : 0;
+    for (uint64_t pos = head; pos < tail;) {
+        struct lpq_rec *r = rec_at(q, pos);
+        uint64_t need = rec_size(h, r->len & ~LPQ_CONSUMED);
         if (!(r->len & LPQ_CONSUMED)) {
             if (prio) {
-                if (count == h->heap_cap) { /* cannot happen: records are >= 8 bytes */
+                if (count == h->heap_cap) { /* cannot happen: records are >= 16 bytes */
                     atomic_store_explicit(&h->tail, pos, memory_order_relaxed);
                     break;
                 }
-                heap_push(q->heap, count, (struct lpq_heap_ent){.pos = pos, .prio = r->prio});
+                uint64_t seq = rec_seq(q, pos);
+                heap_push(q->heap, count,
+                          (struct lpq_heap_ent){.seq = seq, .pos = pos, .prio = r->prio});
+                live += need;
+                if (seq >= next_seq)
+                    next_seq = seq + 1;
             }
             count++;
         }
         pos += need;
+    }
+    if (prio) {
+        h->live_bytes = live;
+        h->next_seq = next_seq;
     }
     atomic_store_explicit(&h->count, count, memory_order_relaxed);
 }
@@ -377,17 +424,73 @@ static bool take_sleepers(struct lpq_shm *h, bool getters)
 
 /* ---- put / get ----------------------------------------------------------------------------- */
 
-static bool has_room(struct lpq_shm *h, uint64_t need)
+/* Room for one more item by count (max_items, the PRIORITY heap)? */
+static bool items_room(struct lpq_shm *h)
 {
     uint64_t count = atomic_load_explicit(&h->count, memory_order_relaxed);
-    if (h->max_items && count >= h->max_items)
+    return (!h->max_items || count < h->max_items) &&
+           (h->order != LP_QUEUE_PRIORITY || count < h->heap_cap);
+}
+
+static bool has_room(struct lpq_shm *h, uint64_t need)
+{
+    if (!items_room(h))
         return false;
     uint64_t tail = atomic_load_explicit(&h->tail, memory_order_relaxed);
     if (h->order == LP_QUEUE_LIFO)
         return h->cap - tail >= need;
-    if (h->order == LP_QUEUE_PRIORITY && count >= h->heap_cap)
-        return false;
     return h->cap - (tail - atomic_load_explicit(&h->head, memory_order_relaxed)) >= need;
+}
+
+/* Copy size bytes of the ring from position src to position dst (regions apart). */
+static void ring_copy(struct shm_queue *q, uint64_t dst, uint64_t src, uint64_t size)
+{
+    unsigned char buf[512];
+    for (uint64_t done = 0; done < size;) {
+        size_t k = size - done < sizeof buf ? (size_t)(size - done) : sizeof buf;
+        ring_read(q, src + done, buf, k);
+        ring_write(q, dst + done, buf, k);
+        done += k;
+    }
+}
+
+/* PRIORITY: records are taken out of arrival order, and the space of a taken record is free
+ * only once every record before it is taken too, so a long-waiting item would hold the space
+ * of all that came after it.  Before a put, when the free space runs low (below need plus a
+ * quarter of the ring) while taken records leave holes, move the oldest records to the tail
+ * (each keeps its seq: the order does not change), so that the holes after them become free.
+ * Each move is a copy past tail committed by the store to tail, then the original marked
+ * taken: a process killed between the two leaves the record twice, oldest and newest with one
+ * seq, and repair drops the oldest.  A move needs free space for the record, hence the margin:
+ * it starts while a quarter of the ring is still free.  At most `count` moves per put. */
+static void rotate(struct shm_queue *q, uint64_t need)
+{
+    struct lpq_shm *h = q->h;
+    uint64_t head = atomic_load_explicit(&h->head, memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(&h->tail, memory_order_relaxed);
+    uint64_t count = atomic_load_explicit(&h->count, memory_order_relaxed);
+    uint64_t want = need + h->cap / 4;
+    for (uint64_t moves = 0; moves < count && h->cap - (tail - head) < want &&
+                             tail - head > h->live_bytes; moves++) {
+        struct lpq_rec *r = rec_at(q, head); /* not taken: head never rests on a taken one */
+        uint64_t size = rec_size(h, r->len);
+        if (h->cap - (tail - head) < size)
+            return;
+        ring_copy(q, tail, head, size);
+        atomic_store_explicit(&h->tail, tail + size, memory_order_release);
+        uint64_t seq = rec_seq(q, head);
+        for (uint64_t i = 0; i < count; i++)
+            if (q->heap[i].seq == seq) {
+                q->heap[i].pos = tail;
+                break;
+            }
+        atomic_store_explicit((_Atomic uint32_t *)&r->len, r->len | LPQ_CONSUMED,
+                              memory_order_release);
+        tail += size;
+        while (head < tail && (rec_at(q, head)->len & LPQ_CONSUMED))
+            head += rec_size(h, rec_at(q, head)->len & ~LPQ_CONSUMED);
+        atomic_store_explicit(&h->head, head, memory_order_release);
+    }
 }
 
 static void put_locked(struct shm_queue *q, const void *data, size_t n, int prio, uint64_t need)
@@ -395,18 +498,26 @@ static void put_locked(struct shm_queue *q, const void *data, size_t n, int prio
     struct lpq_shm *h = q->h;
     uint64_t tail = atomic_load_explicit(&h->tail, memory_order_relaxed);
     struct lpq_rec r = {.len = (uint32_t)n, .prio = prio};
+    uint64_t seq = 0;
     if (h->order == LP_QUEUE_LIFO) {
         memcpy(q->ring + tail, data, n);
         memcpy(q->ring + tail + need - sizeof r, &r, sizeof r);
     } else {
         memcpy(rec_at(q, tail), &r, sizeof r);
-        ring_write(q, tail + sizeof r, data, n);
+        if (h->order == LP_QUEUE_PRIORITY) {
+            seq = h->next_seq++;
+            ring_write(q, tail + sizeof r, &seq, sizeof seq);
+            ring_write(q, tail + sizeof r + sizeof seq, data, n);
+        } else
+            ring_write(q, tail + sizeof r, data, n);
     }
     /* the commit: a process killed before this store leaves the queue as it was */
     atomic_store_explicit(&h->tail, tail + need, memory_order_release);
     uint64_t count = atomic_load_explicit(&h->count, memory_order_relaxed);
-    if (h->order == LP_QUEUE_PRIORITY)
-        heap_push(q->heap, count, (struct lpq_heap_ent){.pos = tail, .prio = prio});
+    if (h->order == LP_QUEUE_PRIORITY) {
+        heap_push(q->heap, count, (struct lpq_heap_ent){.seq = seq, .pos = tail, .prio = prio});
+        h->live_bytes += need;
+    }
     atomic_store_explicit(&h->count, count + 1, memory_order_relaxed);
 }
 
@@ -414,13 +525,13 @@ static int q_put(lp_queue *qq, const void *data, size_t n, int priority, lp_dead
 {
     struct shm_queue *q = (struct shm_queue *)qq;
     struct lpq_shm *h = q->h;
-    uint64_t need = lpq_rec_size(n);
+    uint64_t need = rec_size(h, n);
     if (n > LPQ_ITEM_MAX || need > h->cap)
         return lp__queue_seterr(-EMSGSIZE,
                                 "item of %zu bytes is larger than the shm queue's ring can hold "
                                 "(%llu bytes, %llu per item at most)",
                                 n, (unsigned long long)h->cap,
-                                (unsigned long long)(h->cap - sizeof(struct lpq_rec)));
+                                (unsigned long long)(h->cap - rec_data(h)));
     int rc = lock_q(q);
     if (rc < 0)
         return rc;
@@ -430,6 +541,10 @@ static int q_put(lp_queue *qq, const void *data, size_t n, int priority, lp_dead
             rc = LP_ECLOSED;
             break;
         }
+        if (h->order == LP_QUEUE_PRIORITY &&
+            h->cap - (atomic_load_explicit(&h->tail, memory_order_relaxed) -
+                      atomic_load_explicit(&h->head, memory_order_relaxed)) < need + h->cap / 4)
+            rotate(q, need);
         if (has_room(h, need)) {
             put_locked(q, data, n, priority, need);
             wake = take_sleepers(h, true);
@@ -456,7 +571,7 @@ static int get_locked(struct shm_queue *q, lp_queue_item *it)
         uint64_t top = atomic_load_explicit(&h->tail, memory_order_relaxed);
         struct lpq_rec *r = lifo_rec(q, top);
         uint32_t len = r->len;
-        uint64_t need = lpq_rec_size(len);
+        uint64_t need = rec_size(h, len);
         if (lp__buf_reserve(&it->data, len) < 0)
             return -ENOMEM;
         memcpy(it->data.data, q->ring + top - need, len);
@@ -471,7 +586,7 @@ static int get_locked(struct shm_queue *q, lp_queue_item *it)
             return -ENOMEM;
         ring_read(q, head + sizeof *r, it->data.data, len);
         it->priority = r->prio;
-        atomic_store_explicit(&h->head, head + lpq_rec_size(len), memory_order_release);
+        atomic_store_explicit(&h->head, head + rec_size(h, len), memory_order_release);
         it->data.len = len;
     } else {
         uint64_t pos = q->heap[0].pos;
@@ -479,17 +594,18 @@ static int get_locked(struct shm_queue *q, lp_queue_item *it)
         uint32_t len = r->len;
         if (lp__buf_reserve(&it->data, len) < 0)
             return -ENOMEM;
-        ring_read(q, pos + sizeof *r, it->data.data, len);
+        ring_read(q, pos + rec_data(h), it->data.data, len);
         it->priority = r->prio;
         /* the commit: one store marks the record taken */
         atomic_store_explicit((_Atomic uint32_t *)&r->len, len | LPQ_CONSUMED,
                               memory_order_release);
         it->data.len = len;
         heap_pop(q->heap, count);
+        h->live_bytes -= rec_size(h, len);
         uint64_t head = atomic_load_explicit(&h->head, memory_order_relaxed);
         uint64_t tail = atomic_load_explicit(&h->tail, memory_order_relaxed);
         while (head < tail && (rec_at(q, head)->len & LPQ_CONSUMED))
-            head += lpq_rec_size(rec_at(q, head)->len & ~LPQ_CONSUMED);
+            head += rec_size(h, rec_at(q, head)->len & ~LPQ_CONSUMED);
         atomic_store_explicit(&h->head, head, memory_order_release);
     }
     atomic_store_explicit(&h->count, count - 1, memory_order_relaxed);
@@ -596,7 +712,7 @@ static int q_peek(lp_queue *qq, bool dead, size_t max, lp_queue_item **items, si
         uint64_t top = atomic_load_explicit(&h->tail, memory_order_relaxed);
         while (rc == 0 && got < want && top > 0) {
             struct lpq_rec *r = lifo_rec(q, top);
-            uint64_t need = lpq_rec_size(r->len);
+            uint64_t need = rec_size(h, r->len);
             rc = peek_add(v, &got, q, q->ring + top - need, r->len, r->prio);
             top -= need;
         }
@@ -606,7 +722,7 @@ static int q_peek(lp_queue *qq, bool dead, size_t max, lp_queue_item **items, si
             struct lpq_rec *r = rec_at(q, pos);
             const void *b = rec_bytes(q, pos + sizeof *r, r->len, &scratch);
             rc = b ? peek_add(v, &got, q, b, r->len, r->prio) : -ENOMEM;
-            pos += lpq_rec_size(r->len);
+            pos += rec_size(h, r->len);
         }
     } else if (want) {
         ents = malloc((size_t)count * sizeof *ents);
@@ -617,7 +733,7 @@ static int q_peek(lp_queue *qq, bool dead, size_t max, lp_queue_item **items, si
             qsort(ents, (size_t)count, sizeof *ents, ent_cmp);
             for (size_t i = 0; rc == 0 && i < want; i++) {
                 struct lpq_rec *r = rec_at(q, ents[i].pos);
-                const void *b = rec_bytes(q, ents[i].pos + sizeof *r, r->len, &scratch);
+                const void *b = rec_bytes(q, ents[i].pos + rec_data(h), r->len, &scratch);
                 rc = b ? peek_add(v, &got, q, b, r->len, r->prio) : -ENOMEM;
             }
         }
@@ -734,7 +850,7 @@ static int create(const char *name, const char *path, const lp_queue_opts *o)
     uint64_t ring_off = round_up(sizeof(struct lpq_shm), 64), heap_off = 0, heap_cap = 0;
     uint64_t size = ring_off + cap;
     if (o->order == LP_QUEUE_PRIORITY) {
-        heap_cap = cap / lpq_rec_size(0);
+        heap_cap = cap / lpq_rec_size(LP_QUEUE_PRIORITY, 0);
         if (o->max_items && o->max_items < heap_cap)
             heap_cap = o->max_items;
         heap_off = round_up(size, 64);

@@ -8,13 +8,16 @@
  *
  * Records (FIFO, PRIORITY): [struct lpq_rec][len bytes][padding to 8] at ring positions
  * head..tail (positions grow for ever; the offset in the ring is pos % cap; a record's bytes
- * may wrap around the end, its 8-byte header never does).  LIFO: a stack from offset 0 to tail,
+ * may wrap around the end, its 8-byte header never does).  A PRIORITY record has its arrival
+ * number (uint64_t seq, the tie-break between equal priorities) between header and bytes; it
+ * keeps it when it is moved to the tail to reclaim the holes that taken records leave before
+ * it (queue_shm.c: rotate).  LIFO: a stack from offset 0 to tail,
  * each record [len bytes][padding to 8][struct lpq_rec], so the newest record's header is the
  * 8 bytes below tail.
  *
  * The commit of a put is the store to tail, of a get the store to head (FIFO), to tail (LIFO)
- * or of LPQ_CONSUMED into the record's len (PRIORITY).  count, the PRIORITY heap and head
- * advancing over consumed records are derived state: a process that finds the lock's owner
+ * or of LPQ_CONSUMED into the record's len (PRIORITY).  count, live_bytes, next_seq, the
+ * PRIORITY heap and head advancing over consumed records are derived state: a process that finds the lock's owner
  * dead (EOWNERDEAD) rebuilds them from the records (queue_shm.c: repair). */
 #ifndef LIBPIPE_QUEUE_SHM_H
 #define LIBPIPE_QUEUE_SHM_H
@@ -38,15 +41,17 @@ struct lpq_rec {
 };
 
 struct lpq_heap_ent {
-    uint64_t pos; /* ring position of the record: also its arrival order */
+    uint64_t seq; /* arrival order */
+    uint64_t pos; /* ring position of the record */
     int32_t prio;
     uint32_t pad;
 };
 
-/* Bytes a record of n item bytes takes in the ring. */
-static inline uint64_t lpq_rec_size(uint64_t n)
+/* Bytes a record of n item bytes takes in the ring of a queue of that order. */
+static inline uint64_t lpq_rec_size(uint32_t order, uint64_t n)
 {
-    return sizeof(struct lpq_rec) + ((n + 7) & ~(uint64_t)7);
+    return sizeof(struct lpq_rec) + (order == 2 /* LP_QUEUE_PRIORITY */ ? 8 : 0) +
+           ((n + 7) & ~(uint64_t)7);
 }
 
 struct lpq_shm {
@@ -68,6 +73,8 @@ struct lpq_shm {
     _Atomic uint64_t tail;             /* position past the newest (LIFO: bytes in use)       */
     _Atomic uint64_t count;            /* items waiting                                        */
     _Atomic uint32_t closed;
+    uint64_t live_bytes;               /* PRIORITY: bytes of the records not taken            */
+    uint64_t next_seq;                 /* PRIORITY: seq of the next put                       */
     uint32_t getters, putters;         /* registered sleepers (see queue_shm.c: waiting)      */
     uint32_t get_gen, put_gen;         /* bumped when the sleepers are woken and uncounted     */
 

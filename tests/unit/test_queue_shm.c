@@ -302,6 +302,44 @@ T(model_fifo) { model_run(LP_QUEUE_FIFO); }
 T(model_lifo) { model_run(LP_QUEUE_LIFO); }
 T(model_priority) { model_run(LP_QUEUE_PRIORITY); }
 
+/* PRIORITY: the space of items taken out of arrival order is reclaimed even while an old,
+ * low-priority item stays (the oldest records move to the tail, keeping their order). */
+T(priority_space_reclaimed)
+{
+    char uri[128];
+    qname("reclaim", uri, sizeof uri);
+    lp_queue *q = open_q(uri, LP_QUEUE_PRIORITY, 0, 1024);
+    put_str(q, "old-a", 9);
+    put_str(q, "old-b", 9);
+    char item[100];
+    for (int i = 0; i < 200; i++) { /* 200 x 120 bytes through a 1 KiB ring */
+        memset(item, 'a' + i % 26, sizeof item);
+        int rc = lp_queue_put(q, item, sizeof item, i % 3, 0);
+        cr_assert_eq(rc, 0, "put %d: %d", i, rc);
+        if (i % 2) {
+            if (i % 20 == 1) /* 10 of them stay until the end */
+                put_str(q, "mid", 5);
+            lp_queue_item it;
+            cr_assert_eq(lp_queue_get(q, &it, 0), 0);
+            cr_assert_eq(it.data.len, sizeof item);
+            lp_queue_item_free(&it);
+            cr_assert_eq(lp_queue_get(q, &it, 0), 0);
+            cr_assert_eq(it.data.len, sizeof item);
+            lp_queue_item_free(&it);
+        }
+    }
+    size_t n;
+    cr_assert_eq(lp_queue_len(q, &n), 0);
+    cr_expect_eq(n, 2 + 10);
+    for (int i = 0; i < 10; i++)
+        expect_get(q, "mid");
+    expect_get(q, "old-a");
+    expect_get(q, "old-b");
+    expect_empty(q);
+    lp_queue_free(q);
+    cr_expect_eq(lp_queue_remove(uri), 0);
+}
+
 T(peek_and_stat)
 {
     char uri[128];
@@ -744,7 +782,7 @@ T(create_race)
 
 /* In a child: take the queue's lock the way the library does, do `what` to the segment, and
  * die by SIGKILL while holding it. */
-enum half_op { HALF_PUT, HALF_GET, HALF_COMMIT, HALF_TAKEN };
+enum half_op { HALF_PUT, HALF_GET, HALF_COMMIT, HALF_TAKEN, HALF_ROTATE };
 
 static void die_holding_lock(const char *name, enum half_op what)
 {
@@ -773,15 +811,23 @@ static void die_holding_lock(const char *name, enum half_op what)
          * PRIORITY, before it took the entry off the heap) */
         if (h->order == LP_QUEUE_FIFO) {
             struct lpq_rec *r = (struct lpq_rec *)(ring + head % h->cap);
-            atomic_store(&h->head, head + lpq_rec_size(r->len));
+            atomic_store(&h->head, head + lpq_rec_size(h->order, r->len));
         } else if (h->order == LP_QUEUE_LIFO) {
             struct lpq_rec *r = (struct lpq_rec *)(ring + tail - 8);
-            atomic_store(&h->tail, tail - lpq_rec_size(r->len));
+            atomic_store(&h->tail, tail - lpq_rec_size(h->order, r->len));
         } else {
             struct lpq_heap_ent *hp = (struct lpq_heap_ent *)((char *)h + h->heap_off);
             struct lpq_rec *r = (struct lpq_rec *)(ring + hp[0].pos % h->cap);
             r->len |= LPQ_CONSUMED;
         }
+    } else if (what == HALF_ROTATE) {
+        /* PRIORITY: a put that moved the oldest record to the tail (copy committed) and died
+         * before marking the original taken */
+        struct lpq_rec *r = (struct lpq_rec *)(ring + head % h->cap);
+        uint64_t size = lpq_rec_size(h->order, r->len);
+        for (uint64_t i = 0; i < size; i++)
+            ring[(tail + i) % h->cap] = ring[(head + i) % h->cap];
+        atomic_store(&h->tail, tail + size);
     } else {
         /* a put that committed (tail moved) and died before it counted the item, and for
          * PRIORITY in the middle of its heap insertion (garbage where the sift was going on) */
@@ -790,12 +836,16 @@ static void die_holding_lock(const char *name, enum half_op what)
             memcpy(ring + tail, "new", 3);
             memcpy(ring + tail + 8, &r, sizeof r);
         } else {
-            uint64_t off = tail % h->cap;
+            uint64_t off = tail % h->cap, data = 8;
             memcpy(ring + off, &r, sizeof r);
+            if (h->order == LP_QUEUE_PRIORITY) { /* its seq, next_seq not bumped */
+                memcpy(ring + (off + 8) % h->cap, &h->next_seq, 8);
+                data = 16;
+            }
             for (size_t i = 0; i < 3; i++)
-                ring[(off + 8 + i) % h->cap] = "new"[i];
+                ring[(off + data + i) % h->cap] = "new"[i];
         }
-        atomic_store(&h->tail, tail + lpq_rec_size(3));
+        atomic_store(&h->tail, tail + lpq_rec_size(h->order, 3));
         if (h->order == LP_QUEUE_PRIORITY) {
             struct lpq_heap_ent *hp = (struct lpq_heap_ent *)((char *)h + h->heap_off);
             hp[0] = (struct lpq_heap_ent){.pos = 12345, .prio = 77}; /* a half-moved entry */
@@ -831,17 +881,18 @@ static void killed_holding_lock(lp_queue_order order, enum half_op what)
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status 0x%x", st);
 
     /* another process (this one) can go on: nothing lost, nothing doubled, no half record */
-    put_str(q, "after", order == LP_QUEUE_PRIORITY ? 10 : 0);
+    /* PRIORITY after a committed put: "after" ties with "new" and must come after it */
+    put_str(q, "after", order != LP_QUEUE_PRIORITY ? 0 : what == HALF_COMMIT ? -50 : 10);
     size_t n;
     cr_assert_eq(lp_queue_len(q, &n), 0);
-    static const char *const want[3][4][6] = {
+    static const char *const want[3][5][6] = {
         /* FIFO */ {{"first", "second", "third", "after"}, {"first", "second", "third", "after"},
                     {"first", "second", "third", "new", "after"}, {"second", "third", "after"}},
         /* LIFO */ {{"after", "third", "second", "first"}, {"after", "third", "second", "first"},
                     {"after", "new", "third", "second", "first"}, {"after", "second", "first"}},
         /* PRIORITY */ {{"first", "second", "third", "after"}, {"first", "second", "third", "after"},
-                        {"new", "first", "second", "third", "after"},
-                        {"second", "third", "after"}},
+                        {"new", "after", "first", "second", "third"},
+                        {"second", "third", "after"}, {"first", "second", "third", "after"}},
     };
     const char *const *w = want[order][what];
     size_t nw = 0;
@@ -871,6 +922,7 @@ T(killed_mid_get_priority) { killed_holding_lock(LP_QUEUE_PRIORITY, HALF_GET); }
 T(killed_after_get_commit_fifo) { killed_holding_lock(LP_QUEUE_FIFO, HALF_TAKEN); }
 T(killed_after_get_commit_lifo) { killed_holding_lock(LP_QUEUE_LIFO, HALF_TAKEN); }
 T(killed_after_get_commit_priority) { killed_holding_lock(LP_QUEUE_PRIORITY, HALF_TAKEN); }
+T(killed_mid_rotate_priority) { killed_holding_lock(LP_QUEUE_PRIORITY, HALF_ROTATE); }
 T(killed_after_commit_fifo) { killed_holding_lock(LP_QUEUE_FIFO, HALF_COMMIT); }
 T(killed_after_commit_lifo) { killed_holding_lock(LP_QUEUE_LIFO, HALF_COMMIT); }
 T(killed_after_commit_priority) { killed_holding_lock(LP_QUEUE_PRIORITY, HALF_COMMIT); }
