@@ -56,6 +56,7 @@
                         * item or for room; counted, not timed: reading the clock costs more
                         * than a pause in a VM */
 #define SPIN_LOCK 200                  /* trylock attempts before sleeping on the mutex       */
+#define ROTATE_AHEAD 8                 /* PRIORITY: moves per put while there is room (rotate) */
 #define CAP_MIN 64
 #define CAP_MAX ((uint64_t)1 << 40)
 
@@ -462,7 +463,9 @@ static void ring_copy(struct shm_queue *q, uint64_t dst, uint64_t src, uint64_t 
  * Each move is a copy past tail committed by the store to tail, then the original marked
  * taken: a process killed between the two leaves the record twice, oldest and newest with one
  * seq, and repair drops the oldest.  A move needs free space for the record, hence the margin:
- * it starts while a quarter of the ring is still free.  At most `count` moves per put. */
+ * it starts while a quarter of the ring is still free.  While need bytes are free, a put makes
+ * at most ROTATE_AHEAD moves (the work is spread over the puts); when they are not, as many as
+ * it takes (at most count).  Each move looks the record up in the heap: O(count). */
 static void rotate(struct shm_queue *q, uint64_t need)
 {
     struct lpq_shm *h = q->h;
@@ -471,7 +474,9 @@ static void rotate(struct shm_queue *q, uint64_t need)
     uint64_t count = atomic_load_explicit(&h->count, memory_order_relaxed);
     uint64_t want = need + h->cap / 4;
     for (uint64_t moves = 0; moves < count && h->cap - (tail - head) < want &&
-                             tail - head > h->live_bytes; moves++) {
+                             tail - head > h->live_bytes &&
+                             (moves < ROTATE_AHEAD || h->cap - (tail - head) < need);
+         moves++) {
         struct lpq_rec *r = rec_at(q, head); /* not taken: head never rests on a taken one */
         uint64_t size = rec_size(h, r->len);
         if (h->cap - (tail - head) < size)
