@@ -27,7 +27,14 @@
  * wake at most, never a lost one, and the common case (nobody asleep) makes no system call at
  * all: the counts are read under the lock the operation holds anyway.  Before sleeping, a
  * waiter spins for a few microseconds watching count (without the lock), which catches the
- * next item of a busy producer without either side entering the kernel.
+ * next item of a busy producer without either side entering the kernel.  The price of waking
+ * every sleeper of a side (a dead one cannot swallow a wake-one) is a herd when many getters
+ * sleep on an empty queue: each put wakes them all, one gets the item, the others sleep again.
+ *
+ * Orders.  FIFO: a byte ring of records.  LIFO: a stack of records.  PRIORITY: the FIFO ring
+ * plus a binary heap of (priority, arrival number, position) in the segment; its records are
+ * taken out of arrival order, and the holes they leave are reclaimed by moving the oldest
+ * records to the tail (rotate).
  *
  * Interrupts.  A futex cannot watch a descriptor.  A thread with an lp_set_wait_interrupt
  * descriptor checks it (poll, timeout 0) before every sleep and sleeps in slices of at most

@@ -770,8 +770,6 @@ T(create_race)
     /* no temporary file left behind */
     DIR *d = opendir("/dev/shm");
     struct dirent *e;
-    char tmp[64];
-    snprintf(tmp, sizeof tmp, "lpq-tmp.%d.", (int)getpid());
     while (d && (e = readdir(d)))
         cr_expect_neq(strncmp(e->d_name, "lpq-tmp.", 8), 0, "%s", e->d_name);
     if (d)
