@@ -45,16 +45,17 @@ static int make_dirs(char *path)
     return 0;
 }
 
-/* $XDG_STATE_HOME/pshell (XDG_STATE_HOME when absolute, else ~/.local/state): malloc'd */
+/* $XDG_STATE_HOME/pshell (XDG_STATE_HOME when absolute, else ~/.local/state; the shell's
+ * variables, so that `XDG_STATE_HOME=... queue ...` and `export` work): malloc'd */
 static char *state_dir(void)
 {
-    const char *state = getenv("XDG_STATE_HOME");
+    const char *state = var_get("XDG_STATE_HOME");
     char *dir;
     if (state && state[0] == '/') {
         if (asprintf(&dir, "%s/pshell", state) < 0)
             return NULL;
     } else {
-        const char *home = getenv("HOME");
+        const char *home = var_get("HOME");
         if (!home || !*home)
             home = "/";
         if (asprintf(&dir, "%s/.local/state/pshell", home) < 0)
