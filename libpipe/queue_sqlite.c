@@ -5,10 +5,13 @@
  *   lpq_meta(k, v)          'claim': the last claim id handed out (claim ids are unique in the
  *                           database for ever, so a stale ack after a re-delivery fails)
  *   lpq_queues(name, ord, max_items, closed, created)   order and bound fixed at creation
- *   lpq_items(id, queue, priority, data, attempts, state, claim_id, holder, lease_until, died_at)
+ *   lpq_items(id, queue, priority, pkey, data, attempts, state, claim_id, holder, lease_until,
+ *             died_at)
  *       id is the rowid: a new row always gets one more than the largest, so it is the item's
- *       position (FIFO: id ascending, LIFO: descending, PRIORITY: priority then id); an item
- *       that goes back to the queue keeps its id, hence its place.  state 0 ready, 1 claimed
+ *       position; pkey is the priority in a PRIORITY queue, else 0, so that one index
+ *       (queue, state, pkey, id) serves every order (FIFO: pkey, id; LIFO: pkey DESC, id DESC;
+ *       PRIORITY: pkey, id).  An item that goes back to the queue keeps its id, hence its
+ *       place.  state 0 ready, 1 claimed
  *       (claim_id, holder "HOST:PID:START", lease_until in CLOCK_REALTIME ms), 2 dead
  *       (died_at: CLOCK_REALTIME ms, for the dead-letter order).
  *
@@ -77,7 +80,8 @@ static const char *const sql[S_N] = {
     [S_QADD] = "INSERT OR IGNORE INTO lpq_queues(name, ord, max_items, closed, created) "
                "VALUES(?1, ?2, ?3, 0, ?4)",
     [S_LIVE] = "SELECT count(*) FROM lpq_items WHERE queue = ?1 AND state < 2",
-    [S_PUT] = "INSERT INTO lpq_items(queue, priority, data, attempts, state) VALUES(?1, ?2, ?3, 0, 0)",
+    [S_PUT] = "INSERT INTO lpq_items(queue, priority, pkey, data, attempts, state) "
+              "VALUES(?1, ?2, ?4, ?3, 0, 0)",
     /* claimed items whose lease ended before ?2, or whose holder is ?3: back, or dead */
     [S_RECLAIM] = "UPDATE lpq_items SET state = CASE WHEN attempts >= ?4 THEN 2 ELSE 0 END, "
                   "died_at = CASE WHEN attempts >= ?4 THEN ?5 END, "
@@ -86,11 +90,11 @@ static const char *const sql[S_N] = {
     [S_HOLDERS] = "SELECT holder, min(lease_until) FROM lpq_items WHERE queue = ?1 AND state = 1 "
                   "GROUP BY holder",
     [S_NEXT_FIFO] = "SELECT id, priority, attempts, data FROM lpq_items "
-                    "WHERE queue = ?1 AND state = 0 ORDER BY id LIMIT 1",
+                    "WHERE queue = ?1 AND state = 0 ORDER BY pkey, id LIMIT 1",
     [S_NEXT_LIFO] = "SELECT id, priority, attempts, data FROM lpq_items "
-                    "WHERE queue = ?1 AND state = 0 ORDER BY id DESC LIMIT 1",
+                    "WHERE queue = ?1 AND state = 0 ORDER BY pkey DESC, id DESC LIMIT 1",
     [S_NEXT_PRIO] = "SELECT id, priority, attempts, data FROM lpq_items "
-                    "WHERE queue = ?1 AND state = 0 ORDER BY priority, id LIMIT 1",
+                    "WHERE queue = ?1 AND state = 0 ORDER BY pkey, id LIMIT 1",
     [S_CLAIMID] = "UPDATE lpq_meta SET v = v + 1 WHERE k = 'claim' RETURNING v",
     [S_CLAIM] = "UPDATE lpq_items SET state = 1, attempts = attempts + 1, claim_id = ?2, "
                 "holder = ?3, lease_until = ?4 WHERE id = ?1",
@@ -105,11 +109,11 @@ static const char *const sql[S_N] = {
     [S_TOUCH] = "UPDATE lpq_items SET lease_until = ?3 WHERE claim_id = ?1 AND state = 1 AND queue = ?2",
     [S_STAT] = "SELECT state, count(*) FROM lpq_items WHERE queue = ?1 GROUP BY state",
     [S_PEEK_FIFO] = "SELECT id, priority, attempts, data FROM lpq_items "
-                    "WHERE queue = ?1 AND state = 0 ORDER BY id LIMIT ?2",
+                    "WHERE queue = ?1 AND state = 0 ORDER BY pkey, id LIMIT ?2",
     [S_PEEK_LIFO] = "SELECT id, priority, attempts, data FROM lpq_items "
-                    "WHERE queue = ?1 AND state = 0 ORDER BY id DESC LIMIT ?2",
+                    "WHERE queue = ?1 AND state = 0 ORDER BY pkey DESC, id DESC LIMIT ?2",
     [S_PEEK_PRIO] = "SELECT id, priority, attempts, data FROM lpq_items "
-                    "WHERE queue = ?1 AND state = 0 ORDER BY priority, id LIMIT ?2",
+                    "WHERE queue = ?1 AND state = 0 ORDER BY pkey, id LIMIT ?2",
     [S_PEEK_DEAD] = "SELECT id, priority, attempts, data FROM lpq_items "
                     "WHERE queue = ?1 AND state = 2 ORDER BY died_at, id LIMIT ?2",
     [S_CLOSE] = "UPDATE lpq_queues SET closed = 1 WHERE name = ?1",
@@ -122,11 +126,10 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS lpq_queues(name TEXT PRIMARY KEY, ord INTEGER NOT NULL,"
     " max_items INTEGER NOT NULL, closed INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS lpq_items(id INTEGER PRIMARY KEY, queue TEXT NOT NULL,"
-    " priority INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " priority INTEGER NOT NULL DEFAULT 0, pkey INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
     " state INTEGER NOT NULL DEFAULT 0, claim_id INTEGER, holder TEXT, lease_until INTEGER,"
     " died_at INTEGER);"
-    "CREATE INDEX IF NOT EXISTS lpq_items_order ON lpq_items(queue, state, id);"
-    "CREATE INDEX IF NOT EXISTS lpq_items_prio ON lpq_items(queue, state, priority, id);"
+    "CREATE INDEX IF NOT EXISTS lpq_items_order ON lpq_items(queue, state, pkey, id);"
     "CREATE UNIQUE INDEX IF NOT EXISTS lpq_items_claim ON lpq_items(claim_id)"
     " WHERE claim_id IS NOT NULL;";
 
@@ -742,6 +745,7 @@ static int put_once(struct fq *q, const void *data, size_t n, int priority, stru
     sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, priority);
     sqlite3_bind_blob64(s, 3, data, (sqlite3_uint64)n, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, q->order == LP_QUEUE_PRIORITY ? priority : 0);
     int rc = step_done(s);
     if (rc != SQLITE_OK) {
         r = q_fail(q, rc);

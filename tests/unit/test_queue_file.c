@@ -3,6 +3,7 @@
  * dead letters, durability across kill -9, file mode, errors. */
 #include "testutil.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -668,4 +669,141 @@ Test(queue_file, producers_consumers)
     lp_queue_free(q);
     cr_expect_eq(count_fds(), fds);
     no_zombies();
+}
+
+static off_t file_size(const char *name)
+{
+    char path[400];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+/* A process killed in the middle of a write transaction (its uncommitted pages already in the
+ * WAL, the write lock held): nothing of it is seen, and the others go on at once. */
+Test(queue_file, kill_in_transaction)
+{
+    lp_queue *q = open_q(U("tx.db", NULL), NULL);
+    put_s(q, "before1", 0);
+    put_s(q, "before2", 0);
+    off_t wal0 = file_size("tx.db-wal");
+    cr_assert_gt(wal0, 0);
+    char db[400];
+    snprintf(db, sizeof db, "%s/tx.db", dir);
+    char *argv[] = {(char *)helper("lp-sqlhold"), db, "default", "400", NULL};
+    lp_proc *p;
+    cr_assert_eq(lp_spawn(&p, &(lp_spawn_opts){.argv = argv, .out = LP_PIPE}), 0);
+    char line[32] = {0};
+    ssize_t n = read(lp_proc_fd(p, 1), line, sizeof line - 1);
+    cr_assert_gt(n, 0);
+    cr_assert_str_eq(line, "holding\n");
+    cr_expect_gt(file_size("tx.db-wal"), wal0 + 400 * 4096 / 2, "the transaction did not spill");
+    cr_assert_eq(lp_proc_kill(p, SIGKILL), 0);
+    int rc;
+    cr_assert_eq(lp_proc_wait(p, -1, &rc), 0);
+    cr_expect_eq(rc, -SIGKILL);
+    lp_proc_free(p);
+    /* the handle opened before goes on (the lock died with the holder), and so does a new one */
+    double t0 = now_s();
+    put_s(q, "after", 0);
+    cr_expect_lt(now_s() - t0, 2.0);
+    lp_queue_free(q);
+    q = open_q(U("tx.db", NULL), NULL);
+    size_t len;
+    cr_assert_eq(lp_queue_len(q, &len), 0);
+    cr_expect_eq(len, 3);
+    cr_expect_str_eq(get_ack(q), "before1");
+    cr_expect_str_eq(get_ack(q), "before2");
+    cr_expect_str_eq(get_ack(q), "after");
+    lp_queue_free(q);
+}
+
+Test(queue_file, wait_interrupt)
+{
+    lp_queue *q = open_q(U("i.db", NULL), &(lp_queue_opts){.max_items = 1});
+    int p[2];
+    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+    cr_assert_eq(write(p[1], "x", 1), 1);
+    lp_set_wait_interrupt(p[0]);
+    lp_queue_item it;
+    double t0 = now_s();
+    cr_expect_eq(lp_queue_get(q, &it, 5000), -EINTR);
+    put_s(q, "x", 0);
+    cr_expect_eq(lp_queue_put(q, "y", 1, 0, 5000), -EINTR);
+    cr_expect_lt(now_s() - t0, 2.0);
+    /* an item there is returned without waiting */
+    cr_expect_eq(lp_queue_get(q, &it, 5000), 0);
+    lp_queue_item_free(&it);
+    lp_set_wait_interrupt(-1);
+    lp_queue_free(q);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* One handle shared by threads: 2 putters, 2 getters (blocking), every item exactly once. */
+struct thr {
+    lp_queue *q;
+    int k;
+    size_t per;
+    unsigned char *seen;
+    pthread_mutex_t *mu;
+    int err;
+};
+
+static void *thr_main(void *arg)
+{
+    struct thr *t = arg;
+    if (t->k < 2) {
+        for (size_t i = 0; i < t->per; i++) {
+            uint32_t v = (uint32_t)(t->k * t->per + i);
+            if (lp_queue_put(t->q, &v, sizeof v, 0, -1) < 0)
+                t->err = 1;
+        }
+        return NULL;
+    }
+    for (;;) {
+        lp_queue_item it;
+        int r = lp_queue_get(t->q, &it, -1);
+        if (r == LP_ECLOSED)
+            break;
+        if (r < 0 || it.data.len != 4) {
+            t->err = 2;
+            break;
+        }
+        uint32_t v;
+        memcpy(&v, it.data.data, 4);
+        if (lp_queue_ack(t->q, it.id) < 0)
+            t->err = 3;
+        pthread_mutex_lock(t->mu);
+        if (v >= 2 * t->per || t->seen[v]++)
+            t->err = 4;
+        pthread_mutex_unlock(t->mu);
+        lp_queue_item_free(&it);
+    }
+    return NULL;
+}
+
+Test(queue_file, threads_share_a_handle)
+{
+    size_t per = test_count("LPQ_ITEMS", 300, 30);
+    lp_queue *q = open_q(U("th.db", NULL), NULL);
+    unsigned char *seen = calloc(2 * per, 1);
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    struct thr t[4];
+    pthread_t th[4];
+    for (int k = 0; k < 4; k++) {
+        t[k] = (struct thr){.q = q, .k = k, .per = per, .seen = seen, .mu = &mu};
+        cr_assert_eq(pthread_create(&th[k], NULL, thr_main, &t[k]), 0);
+    }
+    pthread_join(th[0], NULL);
+    pthread_join(th[1], NULL);
+    cr_assert_eq(lp_queue_close(q), 0);
+    pthread_join(th[2], NULL);
+    pthread_join(th[3], NULL);
+    for (int k = 0; k < 4; k++)
+        cr_expect_eq(t[k].err, 0, "thread %d: error %d", k, t[k].err);
+    for (size_t i = 0; i < 2 * per; i++)
+        cr_expect_eq(seen[i], 1, "item %zu seen %d times", i, seen[i]);
+    free(seen);
+    lp_queue_free(q);
 }
