@@ -31,7 +31,8 @@
  *   - the death of a claim holder on this machine: a pidfd (pidfd_open) per holder process, so
  *     a get wakes and reclaims the moment a worker is killed;
  *   - the deadline, and the thread's lp_set_wait_interrupt fd (-EINTR).
- * Where inotify or pidfds are unavailable the wait is capped (250 ms, 1 s) instead.
+ * Where inotify or pidfds are unavailable (or LIBPIPE_NO_PIDFD=1) the wait is capped instead
+ * (250 ms without inotify, 1 s while holders cannot be watched).
  */
 #include "queue.h"
 
@@ -547,7 +548,10 @@ static int wait_change(struct fq *q, struct watch *w, const struct waitinfo *wi,
     pfirst = npf;
     int cap = w->ifd >= 0 ? -1 : 250;
     bool again = false;
-    for (int i = 0; i < wi->n; i++) {
+    bool pidfds = lp__pidfd_wanted();
+    if (wi->n && !pidfds)
+        cap = cap < 0 || cap > 1000 ? 1000 : cap;
+    for (int i = 0; pidfds && i < wi->n; i++) {
         int fd = (int)syscall(SYS_pidfd_open, wi->pid[i], 0);
         if (fd < 0) {
             if (errno == ESRCH)

@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
+#include <sched.h>
 
 static char dir[256];
 static char uri_buf[8][512];
@@ -61,23 +61,6 @@ static const char *get_ack(lp_queue *q)
     cr_assert_eq(lp_queue_ack(q, it.id), 0, "ack: %s", lp_queue_errmsg());
     lp_queue_item_free(&it);
     return buf;
-}
-
-static int wait_child(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        cr_assert_eq(errno, EINTR);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void read_byte(int fd)
-{
-    char c;
-    ssize_t n;
-    while ((n = read(fd, &c, 1)) < 0 && errno == EINTR)
-        ;
-    cr_assert_eq(n, 1, "child did not report");
 }
 
 static void no_zombies(void)
@@ -211,53 +194,61 @@ Test(queue_file, binary_data)
     lp_queue_free(q);
 }
 
-/* A child that opens uri, says so on `ready`, then does one get with timeout 10 s and exits
- * with 0 if it got `want`, 3 for LP_ECLOSED, else 1. */
-static pid_t child_get(const char *uri, int ready, const char *want)
+/* ---- other processes: tests/helpers/lp-qtool ---------------------------------------------- */
+
+/* Start `lp-qtool URI ARGS...` with its stdout piped. */
+static lp_proc *tool(const char *uri, const char *a1, const char *a2, const char *a3)
 {
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid)
-        return pid;
-    lp_queue *q;
-    if (lp_queue_open(&q, uri, NULL) < 0)
-        _exit(1);
-    if (write(ready, "r", 1) != 1)
-        _exit(1);
-    lp_queue_item it;
-    int r = lp_queue_get(q, &it, 10000);
-    if (r == LP_ECLOSED)
-        _exit(3);
-    if (r < 0)
-        _exit(2);
-    int ok = it.data.len == strlen(want) && memcmp(it.data.data, want, it.data.len) == 0 &&
-             lp_queue_ack(q, it.id) == 0;
-    lp_queue_item_free(&it);
-    lp_queue_free(q);
-    _exit(ok ? 0 : 1);
+    char *argv[] = {(char *)helper("lp-qtool"), (char *)uri, (char *)a1, (char *)a2, (char *)a3,
+                    NULL};
+    lp_proc *p;
+    int r = lp_spawn(&p, &(lp_spawn_opts){.argv = argv, .out = LP_PIPE});
+    cr_assert_eq(r, 0, "spawn lp-qtool: %s", lp_proc_errmsg(NULL));
+    return p;
+}
+
+/* One line of its output (without the newline); "" at EOF. */
+static const char *tool_line(lp_proc *p)
+{
+    static char buf[256];
+    size_t n = 0;
+    for (;;) {
+        char c;
+        ssize_t k = read(lp_proc_fd(p, 1), &c, 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0 || c == '\n' || n == sizeof buf - 1)
+            break;
+        buf[n++] = c;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+/* Wait for it: its exit status, -SIGNAL if killed. */
+static int tool_end(lp_proc *p)
+{
+    int rc;
+    cr_assert_eq(lp_proc_wait(p, 20000, &rc), 0);
+    lp_proc_free(p);
+    return rc;
 }
 
 Test(queue_file, blocking_get_across_processes)
 {
     int fds = count_fds();
     lp_queue *q = open_q(U("x.db", NULL), NULL);
-    int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
     double t0 = now_s();
-    pid_t pid = child_get(U("x.db", NULL), p[1], "hello");
-    read_byte(p[0]);
+    lp_proc *p = tool(U("x.db", NULL), "get", "10000", NULL);
+    cr_assert_str_eq(tool_line(p), "ready");
     put_s(q, "hello", 0);
-    cr_expect_eq(wait_child(pid), 0);
+    cr_expect_str_eq(tool_line(p), "hello");
+    cr_expect_eq(tool_end(p), 0);
     cr_expect_lt(now_s() - t0, 5.0, "the getter was not woken by the put");
-    size_t n;
-    cr_assert_eq(lp_queue_len(q, &n), 0);
-    cr_expect_eq(n, 0);
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
-    cr_expect_eq(st.inflight, 0);
+    cr_expect_eq(st.waiting + st.inflight + st.dead, 0);
     lp_queue_free(q);
-    close(p[0]);
-    close(p[1]);
     cr_expect_eq(count_fds(), fds);
     no_zombies();
 }
@@ -279,12 +270,12 @@ Test(queue_file, get_timeout)
 Test(queue_file, close_wakes_getter_in_other_process)
 {
     lp_queue *q = open_q(U("c.db", NULL), NULL);
-    int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = child_get(U("c.db", NULL), p[1], "-");
-    read_byte(p[0]);
+    lp_proc *p = tool(U("c.db", NULL), "get", "10000", NULL);
+    cr_assert_str_eq(tool_line(p), "ready");
+    double t0 = now_s();
     cr_assert_eq(lp_queue_close(q), 0);
-    cr_expect_eq(wait_child(pid), 3);
+    cr_expect_eq(tool_end(p), 3);
+    cr_expect_lt(now_s() - t0, 5.0);
     cr_expect_eq(lp_queue_put(q, "x", 1, 0, 0), LP_ECLOSED);
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
@@ -301,8 +292,6 @@ Test(queue_file, close_wakes_getter_in_other_process)
     cr_expect_str_eq(get_ack(r), "left");
     cr_expect_eq(lp_queue_get(r, &it, -1), LP_ECLOSED);
     lp_queue_free(r);
-    close(p[0]);
-    close(p[1]);
     no_zombies();
 }
 
@@ -370,35 +359,29 @@ Test(queue_file, bound)
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.max_items, 2);
-    /* a child blocked in put wakes when the parent acks */
-    int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        lp_queue *c;
-        if (lp_queue_open(&c, U("b.db", NULL), NULL) < 0 || write(p[1], "r", 1) != 1)
-            _exit(1);
-        int r = lp_queue_put(c, "3", 1, 0, 10000);
-        lp_queue_free(c);
-        _exit(r == 0 ? 0 : 2);
-    }
-    read_byte(p[0]);
+    /* a process blocked in put wakes when this one acks */
+    lp_proc *p = tool(U("b.db", NULL), "putwait", "3", "10000");
+    cr_assert_str_eq(tool_line(p), "ready");
     cr_assert_eq(lp_queue_ack(q, it.id), 0);
     lp_queue_item_free(&it);
-    cr_expect_eq(wait_child(pid), 0);
+    cr_expect_eq(tool_end(p), 0);
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.waiting, 2);
     cr_expect_str_eq(get_ack(q), "2");
     cr_expect_str_eq(get_ack(q), "3");
-    /* the bound is fixed at creation */
+    /* and one blocked in put wakes at a close, with LP_ECLOSED */
+    put_s(q, "4", 0);
+    put_s(q, "5", 0);
+    p = tool(U("b.db", NULL), "putwait", "6", "10000");
+    cr_assert_str_eq(tool_line(p), "ready");
+    cr_assert_eq(lp_queue_close(q), 0);
+    cr_expect_eq(tool_end(p), 3);
     lp_queue_free(q);
+    /* the bound is fixed at creation */
     q = open_q(U("b.db", NULL), &(lp_queue_opts){.max_items = 10});
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.max_items, 2);
     lp_queue_free(q);
-    close(p[0]);
-    close(p[1]);
     no_zombies();
 }
 
@@ -421,6 +404,19 @@ Test(queue_file, lease_expiry)
     cr_expect_eq(lp_queue_ack(q, id), -ENOENT); /* the lost claim */
     cr_expect_eq(lp_queue_ack(q, it.id), 0);
     lp_queue_item_free(&it);
+    /* touch extends a lease */
+    put_s(q, "job2", 0);
+    t0 = now_s();
+    cr_assert_eq(lp_queue_get(q, &it, 0), 0);
+    cr_assert_eq(lp_queue_touch(q, it.id, 600), 0);
+    lp_queue_item it2;
+    cr_assert_eq(lp_queue_get(q, &it2, 5000), 0);
+    cr_expect_geq(now_s() - t0, 0.6);
+    cr_expect_str_eq(it2.data.data, "job2");
+    cr_expect_eq(lp_queue_ack(q, it.id), -ENOENT);
+    cr_expect_eq(lp_queue_ack(q, it2.id), 0);
+    lp_queue_item_free(&it);
+    lp_queue_item_free(&it2);
     lp_queue_free(q);
 }
 
@@ -428,39 +424,86 @@ Test(queue_file, holder_dead)
 {
     lp_queue *q = open_q(U("h.db", NULL), NULL); /* 5 min lease */
     put_s(q, "work", 0);
-    int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        lp_queue *c;
-        lp_queue_item it;
-        if (lp_queue_open(&c, U("h.db", NULL), NULL) < 0 || lp_queue_get(c, &it, 0) < 0)
-            _exit(1);
-        if (write(p[1], "r", 1) != 1)
-            _exit(1);
-        pause();
-        _exit(0);
-    }
-    read_byte(p[0]);
+    lp_proc *p = tool(U("h.db", NULL), "hold", NULL, NULL);
+    cr_assert_str_eq(tool_line(p), "held 1");
     lp_queue_item it;
-    cr_expect_eq(lp_queue_get(q, &it, 0), -ETIMEDOUT); /* the child holds it */
+    cr_expect_eq(lp_queue_get(q, &it, 0), -ETIMEDOUT); /* the other process holds it */
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.inflight, 1);
-    /* a getter blocked now wakes when the holder dies */
+    cr_assert_eq(lp_proc_kill(p, SIGKILL), 0);
+    cr_expect_eq(tool_end(p), -SIGKILL);
     double t0 = now_s();
-    kill(pid, SIGKILL);
-    cr_assert_eq(lp_queue_get(q, &it, 10000), 0, "%s", lp_queue_errmsg());
-    cr_expect_lt(now_s() - t0, 5.0);
+    cr_assert_eq(lp_queue_get(q, &it, 0), 0, "%s", lp_queue_errmsg());
+    cr_expect_lt(now_s() - t0, 2.0);
     cr_expect_str_eq(it.data.data, "work");
     cr_expect_eq(it.attempts, 2);
     cr_expect_eq(lp_queue_ack(q, it.id), 0);
     lp_queue_item_free(&it);
-    cr_expect_eq(wait_child(pid), 128 + SIGKILL);
     lp_queue_free(q);
-    close(p[0]);
-    close(p[1]);
+    no_zombies();
+}
+
+/* A get already blocked wakes the moment the holder dies (pidfd), not at the lease's end. */
+struct blocked_get {
+    lp_queue *q;
+    pid_t tid;
+    int r;
+    lp_queue_item it;
+};
+
+static void *blocked_get_main(void *arg)
+{
+    struct blocked_get *b = arg;
+    __atomic_store_n(&b->tid, gettid(), __ATOMIC_SEQ_CST);
+    b->r = lp_queue_get(b->q, &b->it, 20000);
+    return NULL;
+}
+
+/* Whether thread tid of this process sleeps in poll(2) (x86-64: 7, ppoll 271; elsewhere any
+ * sleep in a system call). */
+static bool in_poll(pid_t tid)
+{
+    char path[128], buf[64] = {0};
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+#if defined(__x86_64__)
+    return strncmp(buf, "7 ", 2) == 0 || strncmp(buf, "271 ", 4) == 0;
+#else
+    return buf[0] >= '0' && buf[0] <= '9';
+#endif
+}
+
+Test(queue_file, holder_death_wakes_blocked_get)
+{
+    lp_queue *q = open_q(U("hw.db", NULL), NULL);
+    put_s(q, "work", 0);
+    lp_proc *p = tool(U("hw.db", NULL), "hold", NULL, NULL);
+    cr_assert_str_eq(tool_line(p), "held 1");
+    struct blocked_get b = {.q = q};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, blocked_get_main, &b), 0);
+    pid_t tid;
+    while (!(tid = __atomic_load_n(&b.tid, __ATOMIC_SEQ_CST)))
+        sched_yield();
+    while (!in_poll(tid)) /* it found nothing and waits */
+        sched_yield();
+    double t0 = now_s();
+    cr_assert_eq(lp_proc_kill(p, SIGKILL), 0);
+    pthread_join(th, NULL);
+    cr_assert_eq(b.r, 0, "%d %s", b.r, lp_queue_errmsg());
+    cr_expect_lt(now_s() - t0, 5.0);
+    cr_expect_str_eq(b.it.data.data, "work");
+    cr_expect_eq(b.it.attempts, 2);
+    cr_expect_eq(lp_queue_ack(q, b.it.id), 0);
+    lp_queue_item_free(&b.it);
+    cr_expect_eq(tool_end(p), -SIGKILL);
+    lp_queue_free(q);
     no_zombies();
 }
 
@@ -511,41 +554,32 @@ Test(queue_file, dead_letters)
 Test(queue_file, durability_kill)
 {
     size_t total = test_count("LPQ_ITEMS", 300, 50);
-    int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        lp_queue *c;
-        if (lp_queue_open(&c, U("k.db", NULL), NULL) < 0)
-            _exit(1);
-        for (size_t i = 0;; i++) {
-            char s[32];
-            int len = snprintf(s, sizeof s, "item %zu", i);
-            if (lp_queue_put(c, s, (size_t)len, 0, -1) < 0)
-                _exit(2);
-            if (write(p[1], &i, sizeof i) != sizeof i) /* acknowledged: i is in */
-                _exit(3);
-        }
+    lp_proc *p = tool(U("k.db", NULL), "produce", "0", "0");
+    long last = -1;
+    for (size_t k = 0; k < total; k++) {
+        const char *l = tool_line(p);
+        cr_assert_eq(atol(l), last + 1, "line '%s'", l);
+        last++;
     }
-    close(p[1]);
-    size_t last = 0;
-    for (size_t k = 0; k < total; k++)
-        cr_assert_eq(read(p[0], &last, sizeof last), (ssize_t)sizeof last);
-    kill(pid, SIGKILL);
-    cr_expect_eq(wait_child(pid), 128 + SIGKILL);
-    size_t more;
-    while (read(p[0], &more, sizeof more) == sizeof more)
-        last = more;
-    close(p[0]);
+    cr_assert_eq(lp_proc_kill(p, SIGKILL), 0);
+    for (const char *l; *(l = tool_line(p));) /* puts acknowledged before the kill */
+        last = atol(l);
+    cr_expect_eq(tool_end(p), -SIGKILL);
     lp_queue *q = open_q(U("k.db", NULL), NULL);
     size_t n;
     cr_assert_eq(lp_queue_len(q, &n), 0);
-    cr_expect(n == last + 1 || n == last + 2, "%zu items, last acknowledged %zu", n, last);
+    /* every acknowledged put, and perhaps the one in progress */
+    cr_expect(n == (size_t)last + 1 || n == (size_t)last + 2, "%zu items, last acknowledged %ld",
+              n, last);
     for (size_t i = 0; i < n; i++) {
-        char s[32];
-        snprintf(s, sizeof s, "item %zu", i);
-        cr_expect_str_eq(get_ack(q), s);
+        lp_queue_item it;
+        cr_assert_eq(lp_queue_get(q, &it, 0), 0);
+        cr_assert_eq(it.data.len, 4);
+        uint32_t v;
+        memcpy(&v, it.data.data, 4);
+        cr_expect_eq(v, i);
+        cr_assert_eq(lp_queue_ack(q, it.id), 0);
+        lp_queue_item_free(&it);
     }
     lp_queue_free(q);
     no_zombies();
@@ -607,62 +641,40 @@ Test(queue_file, errors)
 Test(queue_file, producers_consumers)
 {
     int fds = count_fds();
-    size_t per = test_count("LPQ_ITEMS", 300, 40);
+    size_t per = test_count("LPQ_ITEMS", 500, 100);
+    char n1[32], n2[32];
+    snprintf(n1, sizeof n1, "%zu", per);
+    snprintf(n2, sizeof n2, "%zu", 2 * per);
     lp_queue *q = open_q(U("pc.db", NULL), NULL);
-    int res[2];
-    cr_assert_eq(pipe2(res, O_CLOEXEC), 0);
-    pid_t pids[4];
-    for (int k = 0; k < 4; k++) {
-        pids[k] = fork();
-        cr_assert_geq(pids[k], 0);
-        if (pids[k])
-            continue;
-        lp_queue *c;
-        if (lp_queue_open(&c, U("pc.db", NULL), NULL) < 0)
-            _exit(1);
-        if (k < 2) {
-            for (size_t i = 0; i < per; i++) {
-                uint32_t v = (uint32_t)(k * per + i);
-                if (lp_queue_put(c, &v, sizeof v, 0, -1) < 0)
-                    _exit(2);
-            }
-        } else {
-            for (;;) {
-                lp_queue_item it;
-                int r = lp_queue_get(c, &it, -1);
-                if (r == LP_ECLOSED)
-                    break;
-                if (r < 0 || it.data.len != 4)
-                    _exit(3);
-                uint32_t v;
-                memcpy(&v, it.data.data, 4);
-                if (lp_queue_ack(c, it.id) < 0 || write(res[1], &v, 4) != 4)
-                    _exit(4);
-                lp_queue_item_free(&it);
-            }
-        }
-        lp_queue_free(c);
-        _exit(0);
+    lp_proc *prod[2] = {tool(U("pc.db", NULL), "produce", "0", n1),
+                        tool(U("pc.db", NULL), "produce", n1, n1)};
+    lp_proc *cons[2] = {tool(U("pc.db", NULL), "consume", NULL, NULL),
+                        tool(U("pc.db", NULL), "consume", NULL, NULL)};
+    for (int k = 0; k < 2; k++) {
+        free(read_all(lp_proc_fd(prod[k], 1), NULL));
+        cr_expect_eq(tool_end(prod[k]), 0);
     }
-    close(res[1]);
-    cr_expect_eq(wait_child(pids[0]), 0);
-    cr_expect_eq(wait_child(pids[1]), 0);
     /* once the producers are done, close: the consumers take what is left, then stop */
     cr_assert_eq(lp_queue_close(q), 0);
     unsigned char *seen = calloc(2 * per, 1);
-    uint32_t v;
     size_t got = 0;
-    while (read(res[0], &v, 4) == 4) {
-        cr_assert_lt(v, 2 * per);
-        cr_expect_eq(seen[v], 0, "item %u twice", v);
-        seen[v] = 1;
-        got++;
+    for (int k = 0; k < 2; k++) {
+        size_t len;
+        char *out = read_all(lp_proc_fd(cons[k], 1), &len);
+        cr_expect_eq(tool_end(cons[k]), 0);
+        cr_assert_eq(len % 4, 0);
+        for (size_t i = 0; i < len; i += 4) {
+            uint32_t v;
+            memcpy(&v, out + i, 4);
+            cr_assert_lt(v, 2 * per);
+            cr_expect_eq(seen[v], 0, "item %u twice", v);
+            seen[v] = 1;
+            got++;
+        }
+        free(out);
     }
-    cr_expect_eq(wait_child(pids[2]), 0);
-    cr_expect_eq(wait_child(pids[3]), 0);
     cr_expect_eq(got, 2 * per);
     free(seen);
-    close(res[0]);
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.waiting + st.inflight + st.dead, 0);
