@@ -505,3 +505,18 @@ echo "trapped=$trapped len=$(queue len w)"
 get 138
 trapped=yes len=0
 --- status 0
+
+### a put blocked on a full bounded queue goes on when a get makes room [pshell-only]
+queue new --max 1 b
+queue put b first
+queue put b second &
+queue get b
+wait $!; echo "put $?"
+queue get b
+queue len b
+--- stdout
+first
+put 0
+second
+0
+--- status 0
