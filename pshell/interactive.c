@@ -324,7 +324,6 @@ void sh_alias_names(strlist *out);
 /* `queue SUBCMD [OPTIONS] NAME`: is the word at start (text) a queue NAME?  That is, the command
  * is queue, and between its subcommand and this word only options and their values (every
  * operand of rm is a name). */
-void sh_queue_local_names(strlist *out); /* queue.c */
 static bool queue_name_position(const char *text, int start)
 {
     static const char *const subs[] = {"put", "new", "get", "len", "stat", "close", "peek",

@@ -621,7 +621,6 @@ int bi_queue(int argc, char **argv)
 
 /* Local queue names for completion (interactive.c), sorted; none when there is no database yet
  * (nothing is created). */
-void sh_queue_local_names(strlist *out);
 void sh_queue_local_names(strlist *out)
 {
     char *dir = state_dir(), *uri = NULL;

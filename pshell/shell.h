@@ -198,6 +198,8 @@ char *sh_queue_db_path(void);
 char *sh_queue_uri(const char *name);
 /* lp_queue_open of sh_queue_uri(name); on failure an error message naming the queue. */
 int sh_queue_open(const char *name, const struct lp_queue_opts *o, struct lp_queue **q);
+/* Local queue names, sorted, for completion; creates nothing (queue.c). */
+void sh_queue_local_names(strlist *out);
 
 /* ---- builtins.c ----------------------------------------------------------------------------- */
 typedef int (*builtin_fn)(int argc, char **argv);
