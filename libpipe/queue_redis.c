@@ -119,12 +119,33 @@ static const char *const key_suffix[NKEYS] = {"meta",   "ready",   "items", "att
     "  if #e == 0 then return -1 end\n"                                                             \
     "  return math.max(0, tonumber(e[2]) - now)\n"                                                  \
     "end\n"                                                                                         \
-    "local function closed() return redis.call('HGET', M, 'closed') == '1' end\n"
+    "local function closed() return redis.call('HGET', M, 'closed') == '1' end\n"                  \
+    "local function reap(holder, maxatt)\n"                                                         \
+    "  local all = redis.call('HGETALL', C)\n"                                                      \
+    "  for i = 1, #all, 2 do\n"                                                                     \
+    "    local id, h = string.match(all[i + 1], '^(%d+)|(.*)$')\n"                                  \
+    "    if h == holder then drop_claim(all[i]) back(id, true, maxatt) end\n"                       \
+    "  end\n"                                                                                       \
+    "end\n"                                                                                         \
+    "local function holders(b, maxatt)\n"                                                           \
+    "  local self, pfx, nd = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2])\n"                         \
+    "  for i = 1, nd do reap(ARGV[b + 2 + i], maxatt) end\n"                                        \
+    "  local known, na = {}, tonumber(ARGV[b + 3 + nd])\n"                                          \
+    "  for i = 1, na do known[ARGV[b + 3 + nd + i]] = true end\n"                                   \
+    "  local unknown, others = {-4}, 0\n"                                                           \
+    "  for _, h in ipairs(redis.call('HKEYS', H)) do\n"                                             \
+    "    if h ~= self and string.sub(h, 1, #pfx) == pfx then\n"                                     \
+    "      if known[h] then others = others + 1 else unknown[#unknown + 1] = h end\n"               \
+    "    end\n"                                                                                     \
+    "  end\n"                                                                                       \
+    "  if #unknown > 1 then return unknown, others end\n"                                           \
+    "  return nil, others\n"                                                                        \
+    "end\n"
 
 #define LUA_EXISTS "if redis.call('EXISTS', M) == 0 then return {-2} end\n"
 
-enum { S_OPEN, S_PUT, S_CLAIM, S_ACK, S_RELEASE, S_TOUCH, S_STAT, S_PEEK, S_CLOSE, S_REMOVE, S_REAP,
-       S_NUDGE, S_N };
+enum { S_OPEN, S_PUT, S_CLAIM, S_ACK, S_RELEASE, S_TOUCH, S_STAT, S_PEEK, S_CLOSE, S_REMOVE, S_NUDGE,
+       S_N };
 
 static const char *const scripts[S_N] = {
     /* OPEN: ARGV order, max_items, create -> {1, order, max_items} | {-2} */
@@ -139,7 +160,7 @@ static const char *const scripts[S_N] = {
     /* PUT: ARGV data, priority, max_attempts -> {1} | {0, ms to the next lease end or -1} | {-1}
      * closed | {-2} */
     [S_PUT] = LUA_PRELUDE LUA_EXISTS
-    "if closed() then return {-1} end\n"
+    "if closed() then wake(S) return {-1} end\n"
     "local max = tonumber(redis.call('HGET', M, 'max_items'))\n"
     "if max > 0 then\n"
     "  local now = now_ms()\n"
@@ -155,15 +176,19 @@ static const char *const scripts[S_N] = {
     "if max > 0 and redis.call('ZCARD', R) + redis.call('HLEN', C) < max then wake(S) end\n"
     "return {1}\n",
 
-    /* CLAIM: ARGV max_attempts, lease_ms, holder -> {1, claim id, data, priority, attempts} |
-     * {0, ms to the next lease end or -1} | {-1} closed and empty | {-2} */
+    /* CLAIM: ARGV max_attempts, lease_ms, then the holder check (see holders_args) ->
+     * {1, claim id, data, priority, attempts} | {0, ms to the next lease end or -1, other live
+     * local holders} | {-1} closed and empty | {-2} | {-4, local holders to check first} */
     [S_CLAIM] = LUA_PRELUDE LUA_EXISTS
+    "local maxatt = tonumber(ARGV[1])\n"
+    "local unknown, others = holders(3, maxatt)\n"
+    "if unknown then return unknown end\n"
     "local now = now_ms()\n"
-    "reclaim(now, tonumber(ARGV[1]))\n"
+    "reclaim(now, maxatt)\n"
     "local m = redis.call('ZRANGE', R, 0, 0)\n"
     "if #m == 0 then\n"
     "  if closed() then wake(W) wake(S) return {-1} end\n"
-    "  return {0, next_lease(now)}\n"
+    "  return {0, next_lease(now), others}\n"
     "end\n"
     "redis.call('ZREM', R, m[1])\n"
     "local id = string.match(m[1], '|(%d+)$')\n"
@@ -201,15 +226,21 @@ static const char *const scripts[S_N] = {
     "redis.call('ZADD', L, now + tonumber(ARGV[2]), ARGV[1])\n"
     "return {1}\n",
 
-    /* STAT: ARGV max_attempts -> {1, waiting, inflight, dead, max_items, order, closed} | {-2} */
+    /* STAT: ARGV max_attempts, the holder check -> {1, waiting, inflight, dead, max_items, order,
+     * closed} | {-2} | {-4, ...} */
     [S_STAT] = LUA_PRELUDE LUA_EXISTS
+    "local unknown = holders(2, tonumber(ARGV[1]))\n"
+    "if unknown then return unknown end\n"
     "reclaim(now_ms(), tonumber(ARGV[1]))\n"
     "return {1, redis.call('ZCARD', R), redis.call('HLEN', C), redis.call('LLEN', D),\n"
     "        tonumber(redis.call('HGET', M, 'max_items')), tonumber(redis.call('HGET', M, 'order')),\n"
     "        closed() and 1 or 0}\n",
 
-    /* PEEK: ARGV max, dead (0/1), max_attempts -> {1, n, data, prio, attempts, ...} | {-2} */
+    /* PEEK: ARGV max, dead (0/1), max_attempts, the holder check -> {1, n, data, prio, attempts,
+     * ...} | {-2} | {-4, ...} */
     [S_PEEK] = LUA_PRELUDE LUA_EXISTS
+    "local unknown = holders(4, tonumber(ARGV[3]))\n"
+    "if unknown then return unknown end\n"
     "reclaim(now_ms(), tonumber(ARGV[3]))\n"
     "local max = tonumber(ARGV[1])\n"
     "local ids = {}\n"
@@ -240,20 +271,6 @@ static const char *const scripts[S_N] = {
     "redis.call('RPUSH', S, '1') redis.call('PEXPIRE', S, 60000)\n"
     "return {1}\n",
 
-    /* REAP: ARGV holder (a dead process), max_attempts -> {1, claims given back} | {-2} */
-    [S_REAP] = LUA_PRELUDE LUA_EXISTS
-    "local all = redis.call('HGETALL', C)\n"
-    "local n = 0\n"
-    "for i = 1, #all, 2 do\n"
-    "  local id, h = string.match(all[i + 1], '^(%d+)|(.*)$')\n"
-    "  if h == ARGV[1] then\n"
-    "    drop_claim(all[i])\n"
-    "    back(id, true, tonumber(ARGV[2]))\n"
-    "    n = n + 1\n"
-    "  end\n"
-    "end\n"
-    "return {1, n}\n",
-
     /* NUDGE: ARGV 'W' or 'S': a notification again (a waiter that gave up may have taken one) */
     [S_NUDGE] = LUA_PRELUDE LUA_EXISTS
     "if ARGV[1] == 'W' then wake(W) else wake(S) end\n"
@@ -279,6 +296,8 @@ struct rq {
     pid_t pid;
     char holder[320];
     char host_prefix[260]; /* "HOSTNAME:": holders of this machine start with it */
+    char **known;          /* other holders of this machine seen holding claims (script_checked) */
+    size_t nknown;
     pthread_mutex_t pmu;   /* the pool of connections for blocking waits */
     redisContext *idle[POOL_MAX];
     int nidle;
@@ -616,13 +635,30 @@ static int load_script(struct rq *q, int s)
     return rc;
 }
 
+static int script_argv(struct rq *q, int s, int nargs, const char *const *args, const size_t *alens,
+                       const char **argv, size_t *lens, redisReply **out);
+
 /* Run script s with the queue's keys and args (q->mu held).  *out: an array whose first element
  * is an integer status: 1 done, 0 must wait, -1 closed, -2 no queue, -3 no such claim. */
 static int script_locked(struct rq *q, int s, int nargs, const char *const *args, const size_t *alens,
                          redisReply **out)
 {
-    const char *argv[3 + NKEYS + 8];
-    size_t lens[3 + NKEYS + 8];
+    const char **argv = malloc((size_t)(3 + NKEYS + nargs) * sizeof *argv);
+    size_t *lens = malloc((size_t)(3 + NKEYS + nargs) * sizeof *lens);
+    if (!argv || !lens) {
+        free(argv);
+        free(lens);
+        return -ENOMEM;
+    }
+    int rc = script_argv(q, s, nargs, args, alens, argv, lens, out);
+    free(argv);
+    free(lens);
+    return rc;
+}
+
+static int script_argv(struct rq *q, int s, int nargs, const char *const *args, const size_t *alens,
+                       const char **argv, size_t *lens, redisReply **out)
+{
     int argc = 0;
     argv[argc] = "EVALSHA";
     lens[argc++] = 7;
@@ -708,46 +744,107 @@ static int script(struct rq *q, int s, int nargs, const char *const *args, const
     return 0;
 }
 
-/* Give back the claims of holders of this machine that are gone.  *others: how many other
- * holders of this machine are alive. */
-static int reap_dead_holders(struct rq *q, int *others)
+/* Run script s (taking the lock) whose ARGV ends with the holder check: this process's holder,
+ * "HOST:", the number and list of local holders known dead (the script gives their claims back),
+ * the number and list of those known alive.  A {-4, holders...} reply names local holders that
+ * hold claims and that this handle has not looked at: look at them, and run it again.  So every
+ * holder of this machine is looked at by each call, with no round trip of its own. */
+static int script_checked(struct rq *q, int s, int nfixed, const char *const *fixed, const size_t *flens,
+                          redisReply **out)
 {
-    *others = 0;
     lock(q);
-    const char *argv[2] = {"HKEYS", q->keys[K_HOLDERS]};
-    redisReply *r;
-    int rc = run_locked(q, 2, argv, NULL, &r);
-    if (rc < 0) {
-        unlock(q);
-        return rc;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        rc = reply_err(&q->t, r, "HKEYS");
-        freeReplyObject(r);
-        unlock(q);
-        return rc;
-    }
-    size_t plen = strlen(q->host_prefix);
-    char att[24];
-    snprintf(att, sizeof att, "%u", q->max_attempts);
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && rc == 0; i++) {
-        const redisReply *h = r->element[i];
-        if (h->type != REDIS_REPLY_STRING || strncmp(h->str, q->host_prefix, plen) != 0 ||
-            strcmp(h->str, q->holder) == 0)
-            continue;
-        if (!lp__queue_holder_dead(h->str)) {
-            ++*others;
-            continue;
+    int rc = 0;
+    for (int round = 0;; round++) {
+        size_t nk = q->nknown, n = (size_t)nfixed + 4 + nk;
+        const char **args = malloc(n * sizeof *args);
+        size_t *lens = malloc(n * sizeof *lens);
+        bool *dead = malloc(nk + 1);
+        if (!args || !lens || !dead) {
+            free(args);
+            free(lens);
+            free(dead);
+            rc = -ENOMEM;
+            break;
         }
-        const char *args[2] = {h->str, att};
-        redisReply *x;
-        rc = script_locked(q, S_REAP, 2, args, NULL, &x);
-        if (rc == 0)
-            freeReplyObject(x);
+        int argc = 0, nd = 0;
+        for (int i = 0; i < nfixed; i++) {
+            args[argc] = fixed[i];
+            lens[argc++] = flens ? flens[i] : strlen(fixed[i]);
+        }
+        for (size_t k = 0; k < nk; k++)
+            nd += dead[k] = lp__queue_holder_dead(q->known[k]);
+        char ndb[24], nab[24];
+        snprintf(ndb, sizeof ndb, "%d", nd);
+        snprintf(nab, sizeof nab, "%zu", nk - (size_t)nd);
+        const char *fix[3] = {q->holder, q->host_prefix, ndb};
+        for (int i = 0; i < 3; i++) {
+            args[argc] = fix[i];
+            lens[argc++] = strlen(fix[i]);
+        }
+        for (int want = 1; want >= 0; want--) {
+            if (!want) {
+                args[argc] = nab;
+                lens[argc++] = strlen(nab);
+            }
+            for (size_t k = 0; k < nk; k++)
+                if (dead[k] == want) {
+                    args[argc] = q->known[k];
+                    lens[argc++] = strlen(q->known[k]);
+                }
+        }
+        redisReply *r = NULL;
+        rc = script_locked(q, s, argc, args, lens, &r);
+        free(args);
+        free(lens);
+        if (rc == 0) { /* the dead were given back: forget them */
+            size_t j = 0;
+            for (size_t k = 0; k < nk; k++) {
+                if (dead[k])
+                    free(q->known[k]);
+                else
+                    q->known[j++] = q->known[k];
+            }
+            q->nknown = j;
+        }
+        free(dead);
+        if (rc < 0)
+            break;
+        if (r->element[0]->integer != -4) {
+            *out = r;
+            break;
+        }
+        if (round >= 100) {
+            freeReplyObject(r);
+            rc = lp__queue_seterr(-EIO, "queue %s: the holders keep changing", q->t.name);
+            break;
+        }
+        if (q->nknown + r->elements > 64) { /* holders come and go: start afresh */
+            for (size_t k = 0; k < q->nknown; k++)
+                free(q->known[k]);
+            q->nknown = 0;
+        }
+        char **nv = realloc(q->known, (q->nknown + r->elements) * sizeof *nv);
+        if (!nv) {
+            freeReplyObject(r);
+            rc = -ENOMEM;
+            break;
+        }
+        q->known = nv;
+        for (size_t i = 1; i < r->elements; i++)
+            if (r->element[i]->type == REDIS_REPLY_STRING && (nv[q->nknown] = strdup(r->element[i]->str)))
+                q->nknown++;
+        freeReplyObject(r);
     }
-    freeReplyObject(r);
     unlock(q);
-    return rc;
+    if (rc < 0)
+        return rc;
+    long long st = (*out)->element[0]->integer;
+    if (st < 0 && st != -1) { /* -1 (closed) is for the caller */
+        freeReplyObject(*out);
+        *out = NULL;
+        return status_err(q, st, 0);
+    }
+    return 0;
 }
 
 /* ---- blocking waits ---- */
@@ -874,6 +971,9 @@ static void rq_free(struct rq *q)
         redisFree(q->idle[i]);
     for (int k = 0; k < NKEYS; k++)
         free(q->keys[k]);
+    for (size_t k = 0; k < q->nknown; k++)
+        free(q->known[k]);
+    free(q->known);
     target_free(&q->t);
     pthread_mutex_destroy(&q->mu);
     pthread_mutex_destroy(&q->pmu);
@@ -982,15 +1082,9 @@ static int q_get(lp_queue *qq, lp_queue_item *it, lp_deadline d)
     snprintf(lease, sizeof lease, "%d", q->lease_ms);
     int fails = 0;
     for (;;) {
-        int others;
-        int rc = reap_dead_holders(q, &others);
-        if (rc < 0)
-            return rc;
-        const char *args[3] = {att, lease, q->holder};
+        const char *args[2] = {att, lease};
         redisReply *r;
-        lock(q); /* q->holder changes in a forked child */
-        rc = script_locked(q, S_CLAIM, 3, args, NULL, &r);
-        unlock(q);
+        int rc = script_checked(q, S_CLAIM, 2, args, NULL, &r);
         if (rc < 0)
             return rc;
         long long st = r->element[0]->integer;
@@ -1012,9 +1106,9 @@ static int q_get(lp_queue *qq, lp_queue_item *it, lp_deadline d)
             }
             return 0;
         }
-        long long next = elem_int(r, 1);
+        long long next = elem_int(r, 1), others = elem_int(r, 2);
         freeReplyObject(r);
-        int ms = wait_ms(d, next, others);
+        int ms = wait_ms(d, next, others > 0);
         if (ms == 0)
             return lp__queue_seterr(-ETIMEDOUT, "queue %s: nothing to get", q->t.name);
         rc = wait_note(q, K_WAKE, ms);
@@ -1071,15 +1165,12 @@ static int q_touch(lp_queue *qq, uint64_t id, int lease_ms)
 static int q_stat(lp_queue *qq, lp_queue_stats *s)
 {
     struct rq *q = (struct rq *)qq;
-    int others;
-    int rc = reap_dead_holders(q, &others);
-    if (rc < 0)
-        return rc;
     char att[24];
     snprintf(att, sizeof att, "%u", q->max_attempts);
     const char *args[1] = {att};
     redisReply *r;
-    if ((rc = script(q, S_STAT, 1, args, NULL, &r, 0)) < 0)
+    int rc = script_checked(q, S_STAT, 1, args, NULL, &r);
+    if (rc < 0)
         return rc;
     s->waiting = (size_t)elem_int(r, 1);
     s->inflight = (size_t)elem_int(r, 2);
@@ -1094,18 +1185,12 @@ static int q_stat(lp_queue *qq, lp_queue_stats *s)
 static int q_peek(lp_queue *qq, bool dead, size_t max, lp_queue_item **items, size_t *n)
 {
     struct rq *q = (struct rq *)qq;
-    if (!dead) {
-        int others;
-        int rc = reap_dead_holders(q, &others);
-        if (rc < 0)
-            return rc;
-    }
     char mx[32], att[24];
     snprintf(mx, sizeof mx, "%zu", max > (size_t)1 << 40 ? (size_t)1 << 40 : max);
     snprintf(att, sizeof att, "%u", q->max_attempts);
     const char *args[3] = {mx, dead ? "1" : "0", att};
     redisReply *r;
-    int rc = script(q, S_PEEK, 3, args, NULL, &r, 0);
+    int rc = script_checked(q, S_PEEK, 3, args, NULL, &r);
     if (rc < 0)
         return rc;
     size_t cnt = (size_t)elem_int(r, 1);
