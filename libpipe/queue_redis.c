@@ -1248,6 +1248,11 @@ static int q_remove(const char *uri, const char *rest)
     return rc;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int q_list(const char *uri, const char *rest, char ***names, size_t *n)
 {
     struct rq *q;
@@ -1291,6 +1296,8 @@ static int q_list(const char *uri, const char *rest, char ***names, size_t *n)
     } while (rc == 0 && strcmp(cursor, "0") != 0);
     unlock(q);
     rq_free(q);
+    if (rc == 0 && *n > 1)
+        qsort(*names, *n, sizeof **names, cmp_names);
     return rc;
 }
 

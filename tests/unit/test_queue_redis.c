@@ -339,12 +339,14 @@ Test(queue_redis, binary_data)
     lp_queue_free(q);
 }
 
-/* A child that opens name and gets one item (timeout_ms), writes "rc:text" to fd, acks. */
-static pid_t child_get(const char *name, int timeout_ms, int fd)
+/* A child that opens name and gets one item (timeout_ms), writes "rc:text" to fd, acks.  It
+ * frees the parent's handle first (valgrind checks the child's leaks when it exits). */
+static pid_t child_get(lp_queue *parent, const char *name, int timeout_ms, int fd)
 {
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
+        lp_queue_free(parent);
         lp_queue *q;
         int rc = lp_queue_open(&q, uri(name), NULL);
         lp_queue_item it = {0};
@@ -376,7 +378,7 @@ Test(queue_redis, blocking_get_across_processes)
     int pf[2];
     cr_assert_eq(pipe2(pf, O_CLOEXEC), 0);
     double t0 = now_s();
-    pid_t pid = child_get("xp", 20000, pf[1]);
+    pid_t pid = child_get(q, "xp", 20000, pf[1]);
     close(pf[1]);
     wait_blocked(1);
     put_s(q, "hello", 0);
@@ -427,6 +429,7 @@ Test(queue_redis, bound)
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
+        lp_queue_free(q);
         lp_queue *cq;
         if (lp_queue_open(&cq, uri("bound"), NULL) != 0)
             _exit(3);
@@ -449,7 +452,7 @@ Test(queue_redis, close_wakes_getters)
     pid_t pid[2];
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(pipe2(pf[i], O_CLOEXEC), 0);
-        pid[i] = child_get("cl", 20000, pf[i][1]);
+        pid[i] = child_get(q, "cl", 20000, pf[i][1]);
         close(pf[i][1]);
     }
     wait_blocked(2);
@@ -562,6 +565,7 @@ Test(queue_redis, dead_holder)
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
+        lp_queue_free(q);
         lp_queue *cq;
         lp_queue_item it;
         if (lp_queue_open(&cq, uri("holder"), NULL) != 0 || lp_queue_get(cq, &it, 5000) != 0)
@@ -599,6 +603,7 @@ Test(queue_redis, blocked_get_sees_holder_die)
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
+        lp_queue_free(q);
         lp_queue *cq;
         lp_queue_item it;
         if (lp_queue_open(&cq, uri("holder2"), NULL) != 0 || lp_queue_get(cq, &it, 5000) != 0)
@@ -616,6 +621,7 @@ Test(queue_redis, blocked_get_sees_holder_die)
     int kp = fork();
     cr_assert_geq(kp, 0);
     if (kp == 0) {
+        lp_queue_free(q);
         wait_blocked(1);
         kill(pid, SIGKILL);
         _exit(0);
@@ -787,8 +793,22 @@ Test(queue_redis, list_remove_no_create)
     cr_assert(keys);
     cr_assert_str_eq(keys, ":0");
     lp_queue_free(a);
-    lp_queue_free(b);
     free(keys);
+    /* a getter blocked on a queue that is removed wakes with -ENOENT */
+    int pf[2];
+    cr_assert_eq(pipe2(pf, O_CLOEXEC), 0);
+    pid_t pid = child_get(b, "lb%2Fx", 20000, pf[1]);
+    close(pf[1]);
+    wait_blocked(1);
+    cr_assert_eq(lp_queue_remove(uri("lb%2Fx")), 0);
+    char *out = read_all(pf[0], NULL);
+    close(pf[0]);
+    reap(pid);
+    char want[16];
+    snprintf(want, sizeof want, "%d:", -ENOENT);
+    cr_assert_eq(strncmp(out, want, strlen(want)), 0, "%s", out);
+    free(out);
+    lp_queue_free(b);
 }
 
 static void *interrupter(void *arg)
@@ -820,7 +840,7 @@ Test(queue_redis, interrupt)
 /* 2 producers and 2 consumers (processes): every item exactly once. */
 Test(queue_redis, producers_consumers)
 {
-    size_t per = test_count("LP_QUEUE_N", 300, 30);
+    size_t per = test_count("LP_QUEUE_N", 200, 20);
     lp_queue *q = open_q("pc", NULL);
     pid_t prod[2], cons[2];
     char files[2][128];
@@ -829,6 +849,7 @@ Test(queue_redis, producers_consumers)
         cons[i] = fork();
         cr_assert_geq(cons[i], 0);
         if (cons[i] == 0) {
+            lp_queue_free(q);
             FILE *f = fopen(files[i], "w");
             lp_queue *cq;
             if (!f || lp_queue_open(&cq, uri("pc"), NULL) != 0)
@@ -850,6 +871,7 @@ Test(queue_redis, producers_consumers)
         prod[i] = fork();
         cr_assert_geq(prod[i], 0);
         if (prod[i] == 0) {
+            lp_queue_free(q);
             lp_queue *pq;
             if (lp_queue_open(&pq, uri("pc"), NULL) != 0)
                 _exit(3);
@@ -961,10 +983,19 @@ Test(queue_redis, threads_share_a_handle)
     lp_queue_free(q);
 }
 
-/* Figures: puts/s and get+ack pairs/s from one process (printed, and a floor asserted). */
+/* Figures: puts/s and get+ack pairs/s from one process (printed).  The server fsyncs once a
+ * second here (LP_QUEUE_FSYNC=always: at every write, as in the other tests; then the figures
+ * are the disk's). */
 Test(queue_redis, throughput)
 {
-    size_t n = test_count("LP_QUEUE_BENCH", 5000, 50);
+    size_t n = test_count("LP_QUEUE_BENCH", 2000, 50);
+    const char *fs = getenv("LP_QUEUE_FSYNC");
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "CONFIG SET appendfsync %s", fs && *fs ? fs : "everysec");
+    char *r = rcmd(S.port, NULL, cmd);
+    cr_assert(r);
+    cr_assert_str_eq(r, "+OK");
+    free(r);
     lp_queue *q = open_q("bench", NULL);
     char item[64];
     memset(item, 'x', sizeof item);
@@ -980,8 +1011,8 @@ Test(queue_redis, throughput)
     }
     double t2 = now_s();
     lp_queue_item_free(&it);
-    fprintf(stderr, "redis queue: %.0f puts/s, %.0f get+ack/s (%zu items of 64 bytes)\n", n / (t1 - t0),
-            n / (t2 - t1), n);
-    cr_assert_lt(t2 - t0, 30.0);
+    fprintf(stderr, "redis queue (appendfsync %s): %.0f puts/s, %.0f get+ack/s (%zu items of 64 bytes)\n",
+            fs && *fs ? fs : "everysec", n / (t1 - t0), n / (t2 - t1), n);
+    cr_assert_lt(t2 - t0, 60.0);
     lp_queue_free(q);
 }
