@@ -592,8 +592,9 @@ static int run_locked(struct rq *q, int argc, const char **argv, const size_t *l
             if (rc < 0) {
                 if (!lost[0])
                     return rc;
-                return lp__queue_seterr(-EIO, "redis %s:%d: connection lost (%s), and again: %s", q->t.host,
-                                        q->t.port, lost, lp_queue_errmsg());
+                char why[LP_ERRMSG_MAX];
+                snprintf(why, sizeof why, "%s", lp_queue_errmsg());
+                return lp__queue_seterr(-EIO, "connection lost (%s), and then %s", lost, why);
             }
         }
         redisReply *r = redisCommandArgv(q->c, argc, argv, lens);
@@ -607,7 +608,7 @@ static int run_locked(struct rq *q, int argc, const char **argv, const size_t *l
             return 0;
         }
         int err = q->c->err;
-        snprintf(lost, sizeof lost, "%s", q->c->errstr);
+        snprintf(lost, sizeof lost, "%s", q->c->errstr[0] ? q->c->errstr : "connection lost");
         redisFree(q->c);
         q->c = NULL;
         if (err == REDIS_ERR_OOM)

@@ -832,6 +832,16 @@ Test(queue_redis, interrupt)
     lp_set_wait_interrupt(-1);
     put_s(q, "after", 0);
     get_s(q, "after", 1000);
+    /* a putter waiting for room: the descriptor already readable */
+    lp_queue_opts o = {.max_items = 1};
+    lp_queue *b = open_q("intr-bound", &o);
+    put_s(b, "full", 0);
+    lp_set_wait_interrupt(pf[0]);
+    double t0 = now_s();
+    cr_assert_eq(lp_queue_put(b, "more", 4, 0, 20000), -EINTR);
+    cr_assert_lt(now_s() - t0, 10.0);
+    lp_set_wait_interrupt(-1);
+    lp_queue_free(b);
     close(pf[0]);
     close(pf[1]);
     lp_queue_free(q);
