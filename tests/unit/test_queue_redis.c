@@ -663,6 +663,20 @@ Test(queue_redis, dead_letters)
     lp_queue_item it;
     cr_assert_eq(lp_queue_get(q, &it, 0), -ETIMEDOUT);
     lp_queue_free(q);
+
+    /* a lost lease is a failed attempt too: with max_attempts 1 the item goes to the dead */
+    lp_queue_opts o1 = {.max_attempts = 1, .lease_ms = 200};
+    q = open_q("dl1", &o1);
+    put_s(q, "slow", 0);
+    id = get_s(q, "slow", 0);
+    /* this get waits past the lease's end (it wakes for it) and finds nothing */
+    cr_assert_eq(lp_queue_get(q, &it, 1500), -ETIMEDOUT);
+    cr_assert_eq(lp_queue_stat(q, &st), 0);
+    cr_assert_eq(st.dead, 1);
+    cr_assert_eq(st.inflight, 0);
+    cr_assert_eq(st.waiting, 0);
+    cr_assert_eq(lp_queue_ack(q, id), -ENOENT);
+    lp_queue_free(q);
 }
 
 Test(queue_redis, password)
