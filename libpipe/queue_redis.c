@@ -1004,14 +1004,12 @@ static int rq_new(struct rq **out, const char *uri, const char *rest, bool need_
     }
     q->pid = getpid();
     snprintf(q->holder, sizeof q->holder, "%s", lp__queue_holder());
-    const char *c1 = strchr(q->holder, ':');
-    /* holder = HOST:PID:START; the host has no ':' unless it is odd: then the last two ':' */
-    const char *c2 = strrchr(q->holder, ':');
-    const char *c = c2;
-    while (c > q->holder && c[-1] != ':')
+    /* holder = HOST:PID:START: the prefix is up to the ':' before PID (from the end: a host
+     * name with a ':' in it still works) */
+    const char *c = strrchr(q->holder, ':');
+    while (c && c > q->holder && c[-1] != ':')
         c--;
-    (void)c1;
-    snprintf(q->host_prefix, sizeof q->host_prefix, "%.*s", (int)(c - q->holder), q->holder);
+    snprintf(q->host_prefix, sizeof q->host_prefix, "%.*s", c ? (int)(c - q->holder) : 0, q->holder);
     if ((rc = connect_ctx(&q->t, &q->c)) < 0) {
         rq_free(q);
         return rc;
@@ -1022,7 +1020,6 @@ static int rq_new(struct rq **out, const char *uri, const char *rest, bool need_
 
 static int q_open(lp_queue **qq, const char *uri, const char *rest, const lp_queue_opts *o)
 {
-    (void)uri;
     struct rq *q;
     int rc = rq_new(&q, uri, rest, true);
     if (rc < 0)
