@@ -17,6 +17,9 @@
  *   lpq:{NAME}:wake     notification list for getters (at most one element)
  *   lpq:{NAME}:space    notification list for putters of a bounded queue (at most one element)
  *
+ * Ids go through the scripts as strings (string.format('%d')): Lua's own number to string
+ * conversion (%.14g) would lose digits from 10^14 on.
+ *
  * Every change is one Lua script (atomic on the server), using the server's TIME for leases so
  * that machines with different clocks agree.  Scripts run by EVALSHA; NOSCRIPT (a restarted
  * server) loads them again.
@@ -91,7 +94,7 @@ static const char *const key_suffix[NKEYS] = {"meta",   "ready",   "items", "att
     "    redis.call('RPUSH', D, id)\n"                                                              \
     "    wake(S)\n"                                                                                 \
     "  else\n"                                                                                      \
-    "    if not failed and att > 0 then redis.call('HSET', A, id .. 'a', att - 1) end\n"            \
+    "    if not failed and att > 0 then redis.call('HSET', A, id .. 'a', string.format('%d', att - 1)) end\n"            \
     "    local order = tonumber(redis.call('HGET', M, 'order'))\n"                                  \
     "    local prio = tonumber(redis.call('HGET', A, id .. 'p'))\n"                                 \
     "    redis.call('ZADD', R, 0, member(order, id, prio))\n"                                       \
@@ -108,7 +111,7 @@ static const char *const key_suffix[NKEYS] = {"meta",   "ready",   "items", "att
     "  return id\n"                                                                                 \
     "end\n"                                                                                         \
     "local function reclaim(now, maxatt)\n"                                                         \
-    "  local ex = redis.call('ZRANGEBYSCORE', L, '-inf', now)\n"                                    \
+    "  local ex = redis.call('ZRANGEBYSCORE', L, '-inf', string.format('%d', now))\n"              \
     "  for _, cid in ipairs(ex) do\n"                                                               \
     "    local id = drop_claim(cid)\n"                                                              \
     "    if id then back(id, true, maxatt) end\n"                                                   \
@@ -167,7 +170,7 @@ static const char *const scripts[S_N] = {
     "  reclaim(now, tonumber(ARGV[3]))\n"
     "  if redis.call('ZCARD', R) + redis.call('HLEN', C) >= max then return {0, next_lease(now)} end\n"
     "end\n"
-    "local id = redis.call('HINCRBY', M, 'seq', 1)\n"
+    "local id = string.format('%d', redis.call('HINCRBY', M, 'seq', 1))\n"
     "local prio = tonumber(ARGV[2])\n"
     "redis.call('HSET', I, id, ARGV[1])\n"
     "redis.call('HSET', A, id .. 'p', ARGV[2], id .. 'a', 0)\n"
@@ -193,12 +196,12 @@ static const char *const scripts[S_N] = {
     "redis.call('ZREM', R, m[1])\n"
     "local id = string.match(m[1], '|(%d+)$')\n"
     "local att = redis.call('HINCRBY', A, id .. 'a', 1)\n"
-    "local cid = redis.call('HINCRBY', M, 'claimseq', 1)\n"
+    "local cid = string.format('%d', redis.call('HINCRBY', M, 'claimseq', 1))\n"
     "redis.call('HSET', C, cid, id .. '|' .. ARGV[3])\n"
-    "redis.call('ZADD', L, now + tonumber(ARGV[2]), cid)\n"
+    "redis.call('ZADD', L, string.format('%d', now + tonumber(ARGV[2])), cid)\n"
     "redis.call('HINCRBY', H, ARGV[3], 1)\n"
     "if redis.call('ZCARD', R) > 0 or closed() then wake(W) end\n"
-    "return {1, cid, redis.call('HGET', I, id), tonumber(redis.call('HGET', A, id .. 'p')), att}\n",
+    "return {1, tonumber(cid), redis.call('HGET', I, id), tonumber(redis.call('HGET', A, id .. 'p')), att}\n",
 
     /* ACK: ARGV claim id, max_attempts -> {1} | {-3} not held | {-2} */
     [S_ACK] = LUA_PRELUDE LUA_EXISTS
@@ -223,7 +226,7 @@ static const char *const scripts[S_N] = {
     "local now = now_ms()\n"
     "reclaim(now, tonumber(ARGV[3]))\n"
     "if redis.call('HEXISTS', C, ARGV[1]) == 0 then return {-3} end\n"
-    "redis.call('ZADD', L, now + tonumber(ARGV[2]), ARGV[1])\n"
+    "redis.call('ZADD', L, string.format('%d', now + tonumber(ARGV[2])), ARGV[1])\n"
     "return {1}\n",
 
     /* STAT: ARGV max_attempts, the holder check -> {1, waiting, inflight, dead, max_items, order,
@@ -245,9 +248,9 @@ static const char *const scripts[S_N] = {
     "local max = tonumber(ARGV[1])\n"
     "local ids = {}\n"
     "if ARGV[2] == '1' then\n"
-    "  ids = redis.call('LRANGE', D, 0, max - 1)\n"
+    "  ids = redis.call('LRANGE', D, 0, string.format('%d', max - 1))\n"
     "else\n"
-    "  for i, m in ipairs(redis.call('ZRANGE', R, 0, max - 1)) do ids[i] = string.match(m, '|(%d+)$') end\n"
+    "  for i, m in ipairs(redis.call('ZRANGE', R, 0, string.format('%d', max - 1))) do ids[i] = string.match(m, '|(%d+)$') end\n"
     "end\n"
     "local out = {1, #ids}\n"
     "for _, id in ipairs(ids) do\n"

@@ -264,15 +264,21 @@ Test(queue_redis, order)
         {"i4", "i1", "i6", "i5", "i0", "i2", "i3"},
     };
     for (int ord = 0; ord < 3; ord++) {
-        for (int big = 0; big < 2; big++) {
+        /* sequence numbers from 1, past 2^32, and past 10^14 (where Lua's %.14g of a number
+         * would lose digits) */
+        static const char *const seeds[] = {NULL, "4294967294", "99999999999998"};
+        for (int big = 0; big < 3; big++) {
             char name[32];
             snprintf(name, sizeof name, "ord%d-%d", ord, big);
             lp_queue_opts o = {.order = (lp_queue_order)ord};
             lp_queue *q = open_q(name, &o);
-            if (big) { /* sequence numbers past 2^32 and close to 2^53's precision at 2^45 */
+            if (seeds[big]) {
                 char cmd[128];
-                snprintf(cmd, sizeof cmd, "HSET lpq:{%s}:meta seq 35184372088000", name);
-                free(rcmd(S.port, NULL, cmd));
+                snprintf(cmd, sizeof cmd, "HSET lpq:{%s}:meta seq %s claimseq %s", name, seeds[big], seeds[big]);
+                char *r = rcmd(S.port, NULL, cmd);
+                cr_assert(r);
+                cr_assert_str_eq(r, ":0");
+                free(r);
             }
             for (size_t i = 0; i < n; i++) {
                 char s[8];
