@@ -43,7 +43,8 @@
  * made again once and the command repeated (a put whose reply was lost may then be stored
  * twice: delivery is at least once anyway); a second failure is -EIO with hiredis' text.
  * Durability is the server's: with appendonly yes and appendfsync always an acknowledged put
- * survives a crash of the server. */
+ * survives a crash of the server.  Needs Redis 6.0 or later (BLPOP with a fractional timeout,
+ * HSET of several fields); one server, not a cluster (list SCANs one node). */
 #include "queue.h"
 
 #include <errno.h>
