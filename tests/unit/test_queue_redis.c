@@ -1046,3 +1046,108 @@ Test(queue_redis, throughput)
     cr_assert_lt(t2 - t0, 60.0);
     lp_queue_free(q);
 }
+
+/* The server drops the connections (as after a network failure): the next calls connect again. */
+Test(queue_redis, reconnect)
+{
+    lp_queue *q = open_q("rc", NULL);
+    put_s(q, "a", 0);
+    lp_queue_item it;
+    cr_assert_eq(lp_queue_get(q, &it, 50), 0); /* a pooled blocking connection is made too */
+    cr_assert_eq(lp_queue_ack(q, it.id), 0);
+    lp_queue_item_free(&it);
+    cr_assert_eq(lp_queue_get(q, &it, 50), -ETIMEDOUT);
+    char *r = rcmd(S.port, NULL, "CLIENT KILL TYPE normal");
+    cr_assert(r && r[0] == ':' && atoi(r + 1) >= 2, "%s", r ? r : "(null)");
+    free(r);
+    put_s(q, "b", 0);
+    get_s(q, "b", 0);
+    r = rcmd(S.port, NULL, "CLIENT KILL TYPE normal");
+    free(r);
+    /* a blocking get whose pooled connection is gone */
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        lp_queue_free(q);
+        lp_queue *pq;
+        if (lp_queue_open(&pq, uri("rc"), NULL) != 0)
+            _exit(3);
+        wait_blocked(1);
+        int rc = lp_queue_put(pq, "c", 1, 0, 0);
+        lp_queue_free(pq);
+        _exit(rc == 0 ? 0 : 4);
+    }
+    cr_assert_eq(lp_queue_get(q, &it, 20000), 0, "%s", lp_queue_errmsg());
+    cr_assert_str_eq(it.data.data, "c");
+    lp_queue_item_free(&it);
+    reap(pid);
+    lp_queue_free(q);
+}
+
+struct mt_arg {
+    lp_queue *q;
+    size_t got;
+    unsigned char *seen;
+    pthread_mutex_t *mu;
+    int rc;
+};
+
+static void *mt_getter(void *p)
+{
+    struct mt_arg *a = p;
+    lp_queue_item it;
+    while ((a->rc = lp_queue_get(a->q, &it, 20000)) == 0) {
+        size_t k = strtoul(it.data.data, NULL, 10);
+        pthread_mutex_lock(a->mu);
+        a->seen[k]++;
+        pthread_mutex_unlock(a->mu);
+        a->got++;
+        a->rc = lp_queue_ack(a->q, it.id);
+        lp_queue_item_free(&it);
+        if (a->rc != 0)
+            break;
+    }
+    return NULL;
+}
+
+/* Four threads getting from one handle while this one puts: every item exactly once. */
+Test(queue_redis, threads_many_items)
+{
+    size_t n = test_count("LP_QUEUE_N", 400, 40);
+    lp_queue *q = open_q("mt", NULL);
+    unsigned char *seen = calloc(n, 1);
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    struct mt_arg a[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (struct mt_arg){.q = q, .seen = seen, .mu = &mu};
+        cr_assert_eq(pthread_create(&t[i], NULL, mt_getter, &a[i]), 0);
+    }
+    for (size_t k = 0; k < n; k++) {
+        char s[32];
+        snprintf(s, sizeof s, "%zu", k);
+        put_s(q, s, 0);
+    }
+    /* everything taken and acked, then close: the getters end with LP_ECLOSED */
+    double t0 = now_s();
+    for (;;) {
+        lp_queue_stats st;
+        cr_assert_eq(lp_queue_stat(q, &st), 0);
+        if (st.waiting == 0 && st.inflight == 0)
+            break;
+        cr_assert_lt(now_s() - t0, 60.0);
+        nap(5);
+    }
+    cr_assert_eq(lp_queue_close(q), 0);
+    size_t total = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert_eq(a[i].rc, LP_ECLOSED, "thread %d: %d", i, a[i].rc);
+        total += a[i].got;
+    }
+    cr_assert_eq(total, n);
+    for (size_t k = 0; k < n; k++)
+        cr_assert_eq(seen[k], 1, "item %zu seen %d times", k, seen[k]);
+    free(seen);
+    lp_queue_free(q);
+}
