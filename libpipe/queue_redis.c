@@ -55,6 +55,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -526,7 +527,10 @@ static int connect_ctx(const struct target *t, redisContext **out)
     struct timeval tv = {.tv_sec = COMMAND_TIMEOUT_S};
     redisSetTimeout(c, tv);
     if (t->pass) {
+        struct lp__sigpipe sp;
+        lp__sigpipe_block(&sp);
         redisReply *r = t->user ? redisCommand(c, "AUTH %s %s", t->user, t->pass) : redisCommand(c, "AUTH %s", t->pass);
+        lp__sigpipe_restore(&sp, r == NULL);
         if (!r) {
             rc = lp__queue_seterr(-EIO, "redis %s:%d: AUTH: %s", t->host, t->port, c->errstr);
             redisFree(c);
@@ -601,7 +605,10 @@ static int run_locked(struct rq *q, int argc, const char **argv, const size_t *l
                 return lp__queue_seterr(-EIO, "connection lost (%s), and then %s", lost, why);
             }
         }
+        struct lp__sigpipe sp; /* a write to a connection the server closed: EPIPE, no signal */
+        lp__sigpipe_block(&sp);
         redisReply *r = redisCommandArgv(q->c, argc, argv, lens);
+        lp__sigpipe_restore(&sp, r == NULL);
         if (r) {
             if (r->type == REDIS_REPLY_ERROR && r->str && !strncmp(r->str, "LOADING", 7) && loading++ < 3000) {
                 freeReplyObject(r);
@@ -907,9 +914,14 @@ static int wait_note(struct rq *q, int key, int ms)
     int done = 0;
     if (redisAppendCommandArgv(c, 3, argv, NULL) != REDIS_OK)
         goto fail;
-    while (!done)
-        if (redisBufferWrite(c, &done) != REDIS_OK)
-            goto fail;
+    struct lp__sigpipe sp;
+    lp__sigpipe_block(&sp);
+    int wr = REDIS_OK;
+    while (!done && (wr = redisBufferWrite(c, &done)) == REDIS_OK)
+        ;
+    lp__sigpipe_restore(&sp, wr != REDIS_OK);
+    if (wr != REDIS_OK)
+        goto fail;
     int intr = lp__wait_interrupt_fd();
     lp_deadline limit = ms < 0 ? -1 : lp__deadline(ms + 5000); /* the server answers by then */
     for (;;) {

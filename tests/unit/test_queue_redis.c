@@ -1062,6 +1062,19 @@ Test(queue_redis, reconnect)
     free(r);
     put_s(q, "b", 0);
     get_s(q, "b", 0);
+    /* a big write into a connection the server closed: EPIPE, not a SIGPIPE that kills us */
+    size_t big = test_count("LP_QUEUE_BIG", 4 << 20, 1 << 20);
+    char *b = calloc(1, big);
+    for (int round = 0; round < 3; round++) {
+        r = rcmd(S.port, NULL, "CLIENT KILL TYPE normal");
+        free(r);
+        cr_assert_eq(lp_queue_put(q, b, big, 0, 0), 0, "%s", lp_queue_errmsg());
+        cr_assert_eq(lp_queue_get(q, &it, 0), 0);
+        cr_assert_eq(it.data.len, big);
+        cr_assert_eq(lp_queue_ack(q, it.id), 0);
+        lp_queue_item_free(&it);
+    }
+    free(b);
     r = rcmd(S.port, NULL, "CLIENT KILL TYPE normal");
     free(r);
     /* a blocking get whose pooled connection is gone */
