@@ -157,6 +157,7 @@ static const char *const scripts[S_N] = {
     [S_OPEN] = LUA_PRELUDE
     "if redis.call('EXISTS', M) == 0 then\n"
     "  if ARGV[3] ~= '1' then return {-2} end\n"
+    "  redis.call('DEL', W, S)\n" /* a removed namesake's notifications (they expire) */
     "  redis.call('HSET', M, 'order', ARGV[1], 'max_items', ARGV[2], 'closed', 0,\n"
     "             'created', redis.call('TIME')[1], 'seq', 0, 'claimseq', 0)\n"
     "end\n"
