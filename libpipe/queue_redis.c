@@ -22,7 +22,16 @@
  *
  * Every change is one Lua script (atomic on the server), using the server's TIME for leases so
  * that machines with different clocks agree.  Scripts run by EVALSHA; NOSCRIPT (a restarted
- * server) loads them again.
+ * server) loads them again.  Every script first gives back the claims whose lease has ended
+ * (so ack, release and touch of such a claim fail with -ENOENT at once, by the server's clock,
+ * whether or not another get came by first).
+ *
+ * Holders of this machine that died.  Whether a process exists can only be seen here (/proc),
+ * so the claim, stat and peek scripts take, besides their own arguments, this handle's holder,
+ * "HOST:", the local holders it found dead (the script gives their claims back first) and those
+ * it found alive; a local holder of a claim in neither list makes the script answer {-4, those
+ * holders} without doing anything, and the handle looks at them and runs it again.  So a get
+ * costs one round trip, and still sees every local holder that held a claim at that moment.
  *
  * Blocking.  Scripts cannot block, so a get that finds nothing waits with BLPOP on the wake list
  * (a put, a release, a reclaimed lease, a close push one element when the list is empty; a
@@ -39,7 +48,8 @@
  * claims, a blocked get looks every HOLDER_POLL_MS whether they died (a death has no event).
  *
  * Connections: a socket we make (SOCK_CLOEXEC, so no descriptor leaks into children) handed to
- * hiredis; AUTH when the URI has a password.  A connection lost in the middle of a command is
+ * hiredis; AUTH when the URI has a password; SIGPIPE blocked around writes (a server that went
+ * away gives EPIPE, not a signal).  A connection lost in the middle of a command is
  * made again once and the command repeated (a put whose reply was lost may then be stored
  * twice: delivery is at least once anyway); a second failure is -EIO with hiredis' text.
  * Durability is the server's: with appendonly yes and appendfsync always an acknowledged put
