@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -129,9 +130,14 @@ static void srv_start(struct srv *s)
         argv[argc++] = s->pass;
     }
     argv[argc] = NULL;
+    pid_t parent = getpid();
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
+        /* a test that crashes does not leave its server behind */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(126);
         int null = open("/dev/null", O_RDWR);
         dup2(null, 0);
         dup2(null, 1);
