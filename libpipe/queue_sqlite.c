@@ -121,6 +121,7 @@ static const char *const sql[S_N] = {
 };
 
 static const char schema[] =
+    "BEGIN IMMEDIATE;"
     "CREATE TABLE IF NOT EXISTS lpq_meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO lpq_meta VALUES('claim', 0);"
     "INSERT OR IGNORE INTO lpq_meta VALUES('version', 1);"
@@ -148,6 +149,7 @@ struct fq {
     int lease_ms;
     unsigned max_attempts;
     bool no_create;
+    int64_t busy_start;
     pid_t holder_pid; /* holder was made in this process (a forked child makes its own) */
     char holder[HOLDER_MAX];
     size_t host_len;  /* length of the host part of holder */
@@ -171,6 +173,32 @@ static int64_t now_ms(void)
 
 /* ---- errors ---------------------------------------------------------------------------- */
 
+/* Whether the thread's lp_set_wait_interrupt fd is readable. */
+static bool interrupted(void)
+{
+    int fd = lp__wait_interrupt_fd();
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    return fd >= 0 && poll(&pf, 1, 0) > 0;
+}
+
+/* SQLite's busy handler, called while another connection holds the write lock: it sleeps
+ * 1, 2, 5... 100 ms, far longer than our transactions last (tens of microseconds), so workers
+ * sharing a queue would mostly sleep.  Here: 50 us at first, growing to 5 ms, up to
+ * BUSY_TIMEOUT_MS in all; the thread's lp_set_wait_interrupt fd ends it at once. */
+static int busy_wait(void *arg, int n)
+{
+    int64_t *start = arg, now = lp__now_ns();
+    if (n == 0)
+        *start = now;
+    if (now - *start > (int64_t)BUSY_TIMEOUT_MS * 1000000)
+        return 0;
+    long us = n < 10 ? 50 : n < 20 ? 200 : n < 40 ? 1000 : 5000;
+    struct timespec ts = {0, us * 1000};
+    int fd = lp__wait_interrupt_fd();
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    return ppoll(&pf, fd >= 0 ? 1 : 0, &ts, NULL) > 0 ? 0 : 1;
+}
+
 static int errno_of(sqlite3 *db, int rc)
 {
     switch (rc & 0xff) {
@@ -178,7 +206,7 @@ static int errno_of(sqlite3 *db, int rc)
         return -ENOMEM;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        return -EBUSY;
+        return interrupted() ? -EINTR : -EBUSY;
     case SQLITE_PERM:
     case SQLITE_AUTH:
     case SQLITE_READONLY:
@@ -234,8 +262,25 @@ static int parse_rest(const char *uri, const char *rest, char **path, char **nam
     return 0;
 }
 
-/* A connection to path in WAL mode.  create: make the file (mode 0600) if missing. */
-static int db_open(sqlite3 **dbp, const char *path, bool create)
+/* sqlite3_exec, again while SQLITE_BUSY comes back without the busy handler having waited
+ * (switching a new database to WAL, or the first schema, while other processes do too). */
+static int exec_retry(sqlite3 *db, const char *sqltext, int64_t *busy_start)
+{
+    int64_t t0 = lp__now_ns();
+    for (int n = 0;; n++) {
+        if (!sqlite3_get_autocommit(db))
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        int rc = sqlite3_exec(db, sqltext, NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || lp__now_ns() - t0 > (int64_t)BUSY_TIMEOUT_MS * 1000000)
+            return rc;
+        if (!busy_wait(busy_start, n < 40 ? 40 : n))
+            return rc;
+    }
+}
+
+/* A connection to path in WAL mode.  create: make the file (mode 0600) if missing.
+ * busy_start: the busy handler's memory, as long as the connection. */
+static int db_open(sqlite3 **dbp, const char *path, bool create, int64_t *busy_start)
 {
     *dbp = NULL;
     if (create) {
@@ -255,13 +300,13 @@ static int db_open(sqlite3 **dbp, const char *path, bool create)
         return err;
     }
     sqlite3_extended_result_codes(db, 0);
-    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_handler(db, busy_wait, busy_start);
     /* WAL: readers never block the writer and the writer appends to DB-wal, which is what the
      * waiters watch.  synchronous=NORMAL: a commit is written (write(2)) to the WAL before it
      * returns but not fsync'ed, so everything committed survives kill -9 of any process (the
      * kernel has the data: the contract) but not a power loss or OS crash, which would need
      * synchronous=FULL and an fsync per put, get and ack. */
-    rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    rc = exec_retry(db, "PRAGMA journal_mode=WAL", busy_start);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -659,13 +704,11 @@ static int q_open(lp_queue **qp, const char *uri, const char *rest, const lp_que
         q_free(&q->base);
         return -ENOMEM;
     }
-    r = db_open(&q->db, q->path, !o->no_create);
+    r = db_open(&q->db, q->path, !o->no_create, &q->busy_start);
     if (r < 0)
         goto fail;
     if (!o->no_create) {
-        int rc = sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_exec(q->db, schema, NULL, NULL, NULL);
+        int rc = exec_retry(q->db, schema, &q->busy_start);
         if (rc == SQLITE_OK) {
             r = queue_add(q);
             if (r < 0)
@@ -1091,12 +1134,12 @@ static int q_close(lp_queue *qq)
 }
 
 /* A connection for remove and list: a missing file is -ENOENT (and is not created). */
-static int side_open(sqlite3 **db, const char *path)
+static int side_open(sqlite3 **db, const char *path, int64_t *busy_start)
 {
     struct stat sb;
     if (stat(path, &sb) < 0 && errno == ENOENT)
         return lp__queue_seterr(-ENOENT, "file:%s: no such database", path);
-    return db_open(db, path, false);
+    return db_open(db, path, false, busy_start);
 }
 
 static bool no_tables(sqlite3 *db)
@@ -1111,7 +1154,8 @@ static int q_remove(const char *uri, const char *rest)
     if (r < 0)
         return r;
     sqlite3 *db;
-    if ((r = side_open(&db, path)) < 0)
+    int64_t busy_start;
+    if ((r = side_open(&db, path, &busy_start)) < 0)
         goto out;
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     sqlite3_stmt *s = NULL;
@@ -1159,7 +1203,8 @@ static int q_list(const char *uri, const char *rest, char ***names, size_t *n)
     if (r < 0)
         return r;
     sqlite3 *db;
-    if ((r = side_open(&db, path)) < 0) {
+    int64_t busy_start;
+    if ((r = side_open(&db, path, &busy_start)) < 0) {
         if (r == -ENOENT) /* no database: no queues */
             r = 0;
         free(path);

@@ -819,3 +819,27 @@ Test(queue_file, threads_share_a_handle)
     free(seen);
     lp_queue_free(q);
 }
+
+/* Processes creating one new database at the same time (the switch to WAL and the schema). */
+Test(queue_file, concurrent_creation)
+{
+    enum { N = 6 };
+    lp_proc *p[N];
+    char qn[N][8];
+    for (int k = 0; k < N; k++) {
+        snprintf(qn[k], sizeof qn[k], "q%d", k);
+        p[k] = tool(U("new.db", qn[k]), "put", "x", NULL);
+    }
+    for (int k = 0; k < N; k++) {
+        cr_expect_str_eq(tool_line(p[k]), "put 0");
+        cr_expect_eq(tool_end(p[k]), 0);
+    }
+    char **names;
+    size_t n;
+    cr_assert_eq(lp_queue_list(U("new.db", NULL), &names, &n), 0);
+    cr_expect_eq(n, N);
+    for (size_t k = 0; k < n && k < N; k++)
+        cr_expect_str_eq(names[k], qn[k]);
+    lp_queue_names_free(names);
+    no_zombies();
+}
