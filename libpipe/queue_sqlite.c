@@ -575,8 +575,7 @@ static bool watch_drain(struct fq *q, struct watch *w)
     return hit;
 }
 
-/* Wait for a change (see the top of the file).  0 to look again, -EINTR, -ETIMEDOUT when the
- * deadline passed. */
+/* Wait for a change (see the top of the file) or the deadline.  0 to look again, -EINTR. */
 static int wait_change(struct fq *q, struct watch *w, const struct waitinfo *wi, lp_deadline d)
 {
     int intr = lp__wait_interrupt_fd();
@@ -618,10 +617,8 @@ static int wait_change(struct fq *q, struct watch *w, const struct waitinfo *wi,
     int r = 0;
     for (;;) {
         int t = lp__remaining_ms(d);
-        if (t == 0 && d >= 0) {
-            r = -ETIMEDOUT;
-            break;
-        }
+        if (t == 0 && d >= 0)
+            break; /* the caller looks once more, then times out */
         if (again)
             break;
         if (wi->lease_min >= 0) {
@@ -690,23 +687,28 @@ static int q_open(lp_queue **qp, const char *uri, const char *rest, const lp_que
         q_free(&q->base);
         return r;
     }
-    const char *slash = strrchr(q->path, '/');
-    q->dir = slash ? (slash == q->path ? strdup("/") : strndup(q->path, (size_t)(slash - q->path)))
-                   : strdup(".");
-    q->file = strdup(slash ? slash + 1 : q->path);
     q->order = o->order;
     q->max_items = o->max_items;
     q->lease_ms = o->lease_ms;
     q->max_attempts = o->max_attempts;
     q->no_create = o->no_create;
     q->holder_pid = -1;
-    if (!q->dir || !q->file) {
-        q_free(&q->base);
-        return -ENOMEM;
-    }
     r = db_open(&q->db, q->path, !o->no_create, &q->busy_start);
     if (r < 0)
         goto fail;
+    /* What waiters watch: the directory of the file SQLite opened (absolute, symbolic links
+     * resolved: DB-wal is made beside the real file), as it is now (a later chdir is harmless). */
+    const char *real = sqlite3_db_filename(q->db, "main");
+    if (!real || !*real)
+        real = q->path;
+    const char *slash = strrchr(real, '/');
+    q->dir = slash ? (slash == real ? strdup("/") : strndup(real, (size_t)(slash - real)))
+                   : strdup(".");
+    q->file = strdup(slash ? slash + 1 : real);
+    if (!q->dir || !q->file) {
+        r = -ENOMEM;
+        goto fail;
+    }
     if (!o->no_create) {
         int rc = exec_retry(q->db, schema, &q->busy_start);
         if (rc == SQLITE_OK) {
@@ -826,8 +828,6 @@ static int q_put(lp_queue *qq, const void *data, size_t n, int priority, lp_dead
             continue;
         }
         r = wait_change(q, &w, &wi, d);
-        if (r == -ETIMEDOUT)
-            r = lp__queue_seterr(-ETIMEDOUT, "file:%s#%s: the queue is full", q->path, q->name);
         if (r < 0)
             break;
         watch_drain(q, &w);
@@ -944,8 +944,6 @@ static int q_get(lp_queue *qq, lp_queue_item *it, lp_deadline d)
             continue;
         }
         r = wait_change(q, &w, &wi, d);
-        if (r == -ETIMEDOUT)
-            r = lp__queue_seterr(-ETIMEDOUT, "file:%s#%s: the queue is empty", q->path, q->name);
         if (r < 0)
             break;
         watch_drain(q, &w);

@@ -249,6 +249,21 @@ Test(queue_file, blocking_get_across_processes)
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.waiting + st.inflight + st.dead, 0);
     lp_queue_free(q);
+    /* through a symbolic link in another directory (the WAL is beside the real file) */
+    char real[400], link[400];
+    snprintf(real, sizeof real, "%s/sub", dir);
+    cr_assert_eq(mkdir(real, 0700), 0);
+    snprintf(real, sizeof real, "%s/sub/real.db", dir);
+    snprintf(link, sizeof link, "%s/link.db", dir);
+    cr_assert_eq(symlink(real, link), 0);
+    q = open_q(U("sub/real.db", NULL), NULL);
+    p = tool(U("link.db", NULL), "get", "10000", NULL);
+    cr_assert_str_eq(tool_line(p), "ready");
+    put_s(q, "linked", 0);
+    cr_expect_str_eq(tool_line(p), "linked");
+    cr_expect_eq(tool_end(p), 0);
+    lp_queue_free(q);
+    cr_expect_lt(now_s() - t0, 5.0, "the getter was not woken by the put");
     cr_expect_eq(count_fds(), fds);
     no_zombies();
 }
