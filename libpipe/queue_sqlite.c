@@ -474,19 +474,22 @@ static int reclaim(struct fq *q, struct waitinfo *wi)
     if (!s)
         return -EIO;
     const char *me = holder_of(q);
-    char dead[MAX_WATCH][HOLDER_MAX];
-    int ndead = 0;
-    bool more_dead = false;
+    char **dead = NULL; /* holders gone: reclaimed once the scan is over */
+    size_t ndead = 0;
     sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *h = (const char *)sqlite3_column_text(s, 0);
         sqlite3_int64 lease = sqlite3_column_int64(s, 1);
         if (h && strcmp(h, me) != 0 && lp__queue_holder_dead(h)) {
-            if (ndead < MAX_WATCH && strlen(h) < HOLDER_MAX)
-                snprintf(dead[ndead++], HOLDER_MAX, "%s", h);
-            else
-                more_dead = true;
+            char **nd = realloc(dead, (ndead + 1) * sizeof *nd);
+            if (!nd || !(nd[ndead] = strdup(h))) {
+                dead = nd ? nd : dead;
+                r = -ENOMEM;
+                break;
+            }
+            dead = nd;
+            ndead++;
             continue;
         }
         if (!wi)
@@ -505,14 +508,15 @@ static int reclaim(struct fq *q, struct waitinfo *wi)
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    if (rc != SQLITE_DONE)
-        return q_fail(q, rc);
-    for (int i = 0; i < ndead; i++)
-        if ((r = reclaim_run(q, 0, dead[i])) < 0)
-            return r;
-    if (more_dead && wi)
-        wi->lease_min = now; /* look again at once */
-    return 0;
+    if (r == 0 && rc != SQLITE_DONE)
+        r = q_fail(q, rc);
+    for (size_t i = 0; i < ndead; i++) {
+        if (r == 0)
+            r = reclaim_run(q, 0, dead[i]);
+        free(dead[i]);
+    }
+    free(dead);
+    return r;
 }
 
 /* ---- waiting ------------------------------------------------------------------------------ */
