@@ -307,8 +307,9 @@ static int db_open(sqlite3 **dbp, const char *path, bool create, int64_t *busy_s
      * kernel has the data: the contract) but not a power loss or OS crash, which would need
      * synchronous=FULL and an fsync per put, get and ack. */
     rc = exec_retry(db, "PRAGMA journal_mode=WAL", busy_start);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) /* after a big item, give the WAL's space back once checkpointed */
+        rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=16777216",
+                          NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         int err = db_fail(db, path, rc);
         sqlite3_close(db);

@@ -151,6 +151,15 @@ Test(queue_file, several_queues_and_list)
     cr_expect_null(b2);
     cr_assert_eq(lp_queue_len(a, &n), 0);
     cr_expect_eq(n, 1);
+    /* a handle still open on a removed queue finds it empty, and a put makes it again */
+    lp_queue_item it2;
+    cr_expect_eq(lp_queue_get(b, &it2, 0), -ETIMEDOUT);
+    put_s(b, "b3", 0);
+    put_s(b, "b4", 0);
+    cr_expect_str_eq(get_ack(b), "b4"); /* with its order */
+    cr_assert_eq(lp_queue_list(U("m.db", NULL), &names, &n), 0);
+    cr_expect_eq(n, 3);
+    lp_queue_names_free(names);
     /* a missing database lists no queues */
     cr_assert_eq(lp_queue_list(U("none.db", NULL), &names, &n), 0);
     cr_expect_eq(n, 0);
