@@ -185,6 +185,14 @@ static bool interrupted(void)
  * 1, 2, 5... 100 ms, far longer than our transactions last (tens of microseconds), so workers
  * sharing a queue would mostly sleep.  Here: 50 us at first, growing to 5 ms, up to
  * BUSY_TIMEOUT_MS in all; the thread's lp_set_wait_interrupt fd ends it at once. */
+static bool nap(long us) /* false: interrupted */
+{
+    struct timespec ts = {0, us * 1000};
+    int fd = lp__wait_interrupt_fd();
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    return ppoll(&pf, fd >= 0 ? 1 : 0, &ts, NULL) <= 0;
+}
+
 static int busy_wait(void *arg, int n)
 {
     int64_t *start = arg, now = lp__now_ns();
@@ -192,11 +200,7 @@ static int busy_wait(void *arg, int n)
         *start = now;
     if (now - *start > (int64_t)BUSY_TIMEOUT_MS * 1000000)
         return 0;
-    long us = n < 10 ? 50 : n < 20 ? 200 : n < 40 ? 1000 : 5000;
-    struct timespec ts = {0, us * 1000};
-    int fd = lp__wait_interrupt_fd();
-    struct pollfd pf = {.fd = fd, .events = POLLIN};
-    return ppoll(&pf, fd >= 0 ? 1 : 0, &ts, NULL) > 0 ? 0 : 1;
+    return nap(n < 10 ? 50 : n < 20 ? 200 : n < 40 ? 1000 : 5000);
 }
 
 static int errno_of(sqlite3 *db, int rc)
@@ -264,16 +268,15 @@ static int parse_rest(const char *uri, const char *rest, char **path, char **nam
 
 /* sqlite3_exec, again while SQLITE_BUSY comes back without the busy handler having waited
  * (switching a new database to WAL, or the first schema, while other processes do too). */
-static int exec_retry(sqlite3 *db, const char *sqltext, int64_t *busy_start)
+static int exec_retry(sqlite3 *db, const char *sqltext)
 {
     int64_t t0 = lp__now_ns();
-    for (int n = 0;; n++) {
+    for (;;) {
         if (!sqlite3_get_autocommit(db))
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         int rc = sqlite3_exec(db, sqltext, NULL, NULL, NULL);
-        if ((rc & 0xff) != SQLITE_BUSY || lp__now_ns() - t0 > (int64_t)BUSY_TIMEOUT_MS * 1000000)
-            return rc;
-        if (!busy_wait(busy_start, n < 40 ? 40 : n))
+        if ((rc & 0xff) != SQLITE_BUSY || lp__now_ns() - t0 > (int64_t)BUSY_TIMEOUT_MS * 1000000 ||
+            !nap(1000))
             return rc;
     }
 }
@@ -306,10 +309,9 @@ static int db_open(sqlite3 **dbp, const char *path, bool create, int64_t *busy_s
      * returns but not fsync'ed, so everything committed survives kill -9 of any process (the
      * kernel has the data: the contract) but not a power loss or OS crash, which would need
      * synchronous=FULL and an fsync per put, get and ack. */
-    rc = exec_retry(db, "PRAGMA journal_mode=WAL", busy_start);
+    rc = exec_retry(db, "PRAGMA journal_mode=WAL");
     if (rc == SQLITE_OK) /* after a big item, give the WAL's space back once checkpointed */
-        rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=16777216",
-                          NULL, NULL, NULL);
+        rc = exec_retry(db, "PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=16777216");
     if (rc != SQLITE_OK) {
         int err = db_fail(db, path, rc);
         sqlite3_close(db);
@@ -715,7 +717,7 @@ static int q_open(lp_queue **qp, const char *uri, const char *rest, const lp_que
         goto fail;
     }
     if (!o->no_create) {
-        int rc = exec_retry(q->db, schema, &q->busy_start);
+        int rc = exec_retry(q->db, schema);
         if (rc == SQLITE_OK) {
             r = queue_add(q);
             if (r < 0)
@@ -963,7 +965,11 @@ static int q_get(lp_queue *qq, lp_queue_item *it, lp_deadline d)
 static int claim_op(struct fq *q, int which, uint64_t id, bool failed, int lease_ms)
 {
     pthread_mutex_lock(&q->mu);
-    int r;
+    /* in BEGIN IMMEDIATE, as every write here: an autocommit write starts as a reader, and when
+     * another commit comes first it fails with SQLITE_BUSY without waiting */
+    int r = begin(q);
+    if (r < 0)
+        goto out;
     sqlite3_stmt *s = stmt(q, which);
     if (!s) {
         r = -EIO;
@@ -987,7 +993,10 @@ static int claim_op(struct fq *q, int which, uint64_t id, bool failed, int lease
                              (unsigned long long)id);
     else
         r = 0;
+    if (r == 0)
+        r = commit(q);
 out:
+    rollback(q);
     pthread_mutex_unlock(&q->mu);
     return r;
 }
@@ -1123,15 +1132,16 @@ static int q_close(lp_queue *qq)
 {
     struct fq *q = (struct fq *)qq;
     pthread_mutex_lock(&q->mu);
-    int r;
-    sqlite3_stmt *s = stmt(q, S_CLOSE);
-    if (!s) {
+    int r = begin(q);
+    sqlite3_stmt *s = r == 0 ? stmt(q, S_CLOSE) : NULL;
+    if (r == 0 && !s)
         r = -EIO;
-    } else {
+    if (r == 0) {
         sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
         int rc = step_done(s);
-        r = rc == SQLITE_OK ? 0 : q_fail(q, rc);
+        r = rc == SQLITE_OK ? commit(q) : q_fail(q, rc);
     }
+    rollback(q);
     pthread_mutex_unlock(&q->mu);
     return r;
 }
