@@ -1,5 +1,6 @@
 /* The file: queue store: file:PATH[#QUEUE], an SQLite database in WAL mode holding any number of
- * named queues (QUEUE default "default").  See libpipe.h "Queues" for the contract.
+ * named queues (QUEUE default "default"; PATH ends at the first '#', as a URI's path does, so a
+ * queue name may hold '#').  See libpipe.h "Queues" for the contract.
  *
  * Tables (prefixed lpq_ so that they can share a database with other data):
  *   lpq_meta(k, v)          'claim': the last claim id handed out (claim ids are unique in the
@@ -7,26 +8,30 @@
  *   lpq_queues(name, ord, max_items, closed, created)   order and bound fixed at creation
  *   lpq_items(id, queue, priority, pkey, data, attempts, state, claim_id, holder, lease_until,
  *             died_at)
- *       id is the rowid: a new row always gets one more than the largest, so it is the item's
- *       position; pkey is the priority in a PRIORITY queue, else 0, so that one index
- *       (queue, state, pkey, id) serves every order (FIFO: pkey, id; LIFO: pkey DESC, id DESC;
- *       PRIORITY: pkey, id).  An item that goes back to the queue keeps its id, hence its
- *       place.  state 0 ready, 1 claimed
- *       (claim_id, holder "HOST:PID:START", lease_until in CLOCK_REALTIME ms), 2 dead
- *       (died_at: CLOCK_REALTIME ms, for the dead-letter order).
+ *       id is the rowid: a new row gets one more than the largest, so id is the item's place in
+ *       line, and an item that goes back to the queue keeps it.  pkey is the priority in a
+ *       PRIORITY queue, else 0, so that one index (queue, state, pkey, id) serves every order
+ *       (FIFO and PRIORITY: pkey, id; LIFO: pkey DESC, id DESC).  state: 0 ready; 1 claimed
+ *       (claim_id, holder "HOST:PID:START" from lp__queue_holder, lease_until in CLOCK_REALTIME
+ *       ms, comparable between processes); 2 dead (died_at, CLOCK_REALTIME ms, orders them).
  *
- * Every change is one short BEGIN IMMEDIATE transaction (get = reclaim + pick + claim; ack = one
- * DELETE), on one connection per handle guarded by the handle's mutex (a handle may be shared
- * by threads); statements are prepared once per handle.
+ * Every operation is one short BEGIN IMMEDIATE transaction (get = reclaim + pick + claim; ack =
+ * one DELETE), on one connection per handle guarded by the handle's mutex (a handle may be
+ * shared by threads), with its statements prepared once.  Reclaim, at each get, stat and peek,
+ * and at a put that finds a bounded queue full: claims whose lease ended, or whose holder
+ * lp__queue_holder_dead says is gone, go back to their place (or to the dead letters once
+ * attempts >= max_attempts).
  *
  * Blocking without polling.  A get that finds nothing (or a put that finds the queue full)
  * waits in poll() for the first of:
  *   - a change to the database by any process: inotify on the database's directory, for writes
  *     to DB-wal (every commit in WAL mode appends frames to it with write(2)) and to DB itself
- *     (checkpoints, a WAL reset by a new connection).  The watch is made before the attempt
- *     that found nothing, and drained before each attempt, so no commit can slip between the
+ *     (checkpoints).  Each waiting call makes its own inotify instance, only when it has to
+ *     wait (threads sharing a handle do not take each other's events); the watch is made
+ *     before an attempt and drained before each next one, so no commit can slip between an
  *     attempt and the wait.  An attempt that finds nothing changes nothing, so it writes no
- *     frames and waiters do not wake each other.
+ *     frames and waiters do not wake each other.  Any commit wakes every waiter on the
+ *     database (whatever the queue), which looks again: one short transaction.
  *   - the earliest lease_until among the queue's claimed items (the item then goes back);
  *   - the death of a claim holder on this machine: a pidfd (pidfd_open) per holder process, so
  *     a get wakes and reclaims the moment a worker is killed;
@@ -243,10 +248,10 @@ static int q_fail(struct fq *q, int rc)
 
 /* ---- URI and connection ------------------------------------------------------------------- */
 
-/* Split "PATH[#QUEUE]" (at the last '#'). */
+/* Split "PATH[#QUEUE]" (at the first '#': a queue name may hold '#'). */
 static int parse_rest(const char *uri, const char *rest, char **path, char **name)
 {
-    const char *hash = strrchr(rest, '#');
+    const char *hash = strchr(rest, '#');
     size_t plen = hash ? (size_t)(hash - rest) : strlen(rest);
     const char *qn = hash ? hash + 1 : "default";
     if (plen == 0)

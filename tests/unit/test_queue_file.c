@@ -116,6 +116,9 @@ Test(queue_file, several_queues_and_list)
     lp_queue *a = open_q(U("m.db", "alpha"), NULL);
     lp_queue *b = open_q(U("m.db", "beta"), &(lp_queue_opts){.order = LP_QUEUE_LIFO});
     lp_queue *d = open_q(U("m.db", NULL), NULL); /* "default" */
+    lp_queue *h = open_q(U("m.db", "x#y"), NULL); /* the path ends at the first '#' */
+    put_s(h, "h1", 0);
+    lp_queue_free(h);
     put_s(a, "a1", 0);
     put_s(a, "a2", 0);
     put_s(b, "b1", 0);
@@ -133,12 +136,14 @@ Test(queue_file, several_queues_and_list)
     cr_expect_eq(lp_queue_get(d, &it, 0), -ETIMEDOUT);
     char **names;
     cr_assert_eq(lp_queue_list(U("m.db", NULL), &names, &n), 0);
-    cr_assert_eq(n, 3);
+    cr_assert_eq(n, 4);
     cr_expect_str_eq(names[0], "alpha");
     cr_expect_str_eq(names[1], "beta");
     cr_expect_str_eq(names[2], "default");
-    cr_expect_null(names[3]);
+    cr_expect_str_eq(names[3], "x#y");
+    cr_expect_null(names[4]);
     lp_queue_names_free(names);
+    cr_assert_eq(lp_queue_remove(U("m.db", "x#y")), 0);
     /* remove drops one queue and its items */
     cr_assert_eq(lp_queue_remove(U("m.db", "beta")), 0);
     cr_expect_eq(lp_queue_remove(U("m.db", "beta")), -ENOENT);
