@@ -211,14 +211,20 @@ Test(queue_file, binary_data)
 /* ---- other processes: tests/helpers/lp-qtool ---------------------------------------------- */
 
 /* Start `lp-qtool URI ARGS...` with its stdout piped. */
-static lp_proc *tool(const char *uri, const char *a1, const char *a2, const char *a3)
+static lp_proc *tool4(const char *uri, const char *a1, const char *a2, const char *a3,
+                      const char *a4)
 {
     char *argv[] = {(char *)helper("lp-qtool"), (char *)uri, (char *)a1, (char *)a2, (char *)a3,
-                    NULL};
+                    (char *)a4, NULL};
     lp_proc *p;
     int r = lp_spawn(&p, &(lp_spawn_opts){.argv = argv, .out = LP_PIPE});
     cr_assert_eq(r, 0, "spawn lp-qtool: %s", lp_proc_errmsg(NULL));
     return p;
+}
+
+static lp_proc *tool(const char *uri, const char *a1, const char *a2, const char *a3)
+{
+    return tool4(uri, a1, a2, a3, NULL);
 }
 
 /* One line of its output (without the newline); "" at EOF. */
@@ -583,10 +589,14 @@ Test(queue_file, dead_letters)
     lp_queue_free(q);
 }
 
-Test(queue_file, durability_kill)
+/* A producer killed with SIGKILL at some point of its puts (small items, and items of 256 KiB
+ * whose write takes a while): every put it was told about is there, whole, and nothing else
+ * but perhaps the one under way, whole too. */
+static void durability(const char *db, size_t total, size_t size)
 {
-    size_t total = test_count("LPQ_ITEMS", 300, 50);
-    lp_proc *p = tool(U("k.db", NULL), "produce", "0", "0");
+    char sz[32];
+    snprintf(sz, sizeof sz, "%zu", size);
+    lp_proc *p = tool4(U(db, NULL), "produce", "0", "0", sz);
     long last = -1;
     for (size_t k = 0; k < total; k++) {
         const char *l = tool_line(p);
@@ -597,24 +607,32 @@ Test(queue_file, durability_kill)
     for (const char *l; *(l = tool_line(p));) /* puts acknowledged before the kill */
         last = atol(l);
     cr_expect_eq(tool_end(p), -SIGKILL);
-    lp_queue *q = open_q(U("k.db", NULL), NULL);
+    lp_queue *q = open_q(U(db, NULL), NULL);
     size_t n;
     cr_assert_eq(lp_queue_len(q, &n), 0);
-    /* every acknowledged put, and perhaps the one in progress */
     cr_expect(n == (size_t)last + 1 || n == (size_t)last + 2, "%zu items, last acknowledged %ld",
               n, last);
     for (size_t i = 0; i < n; i++) {
         lp_queue_item it;
         cr_assert_eq(lp_queue_get(q, &it, 0), 0);
-        cr_assert_eq(it.data.len, 4);
+        cr_assert_eq(it.data.len, size);
         uint32_t v;
         memcpy(&v, it.data.data, 4);
         cr_expect_eq(v, i);
+        for (size_t k = 4; k < size; k++)
+            if (it.data.data[k] != (char)('a' + (v + k) % 26))
+                cr_assert_fail("item %u: byte %zu is wrong", v, k);
         cr_assert_eq(lp_queue_ack(q, it.id), 0);
         lp_queue_item_free(&it);
     }
     lp_queue_free(q);
     no_zombies();
+}
+
+Test(queue_file, durability_kill)
+{
+    durability("k.db", test_count("LPQ_ITEMS", 300, 50), 4);
+    durability("k2.db", test_count("LPQ_ITEMS", 40, 10), 256 * 1024);
 }
 
 Test(queue_file, file_mode_and_no_create)
