@@ -29,9 +29,12 @@
  *     (checkpoints).  Each waiting call makes its own inotify instance, only when it has to
  *     wait (threads sharing a handle do not take each other's events); the watch is made
  *     before an attempt and drained before each next one, so no commit can slip between an
- *     attempt and the wait.  An attempt that finds nothing changes nothing, so it writes no
- *     frames and waiters do not wake each other.  Any commit wakes every waiter on the
- *     database (whatever the queue), which looks again: one short transaction.
+ *     attempt and the wait.  The event comes when the writer writes its frames, before its
+ *     commit is visible; the attempt's BEGIN IMMEDIATE waits for the writer's lock, so it sees
+ *     the commit (a read-only look, which does not wait, could miss it and sleep on).  An
+ *     attempt that finds nothing changes nothing, so it writes no frames and waiters do not
+ *     wake each other.  Any commit wakes every waiter on the database (whatever the queue),
+ *     which looks again: one short transaction.
  *   - the earliest lease_until among the queue's claimed items (the item then goes back);
  *   - the death of a claim holder on this machine: a pidfd (pidfd_open) per holder process, so
  *     a get wakes and reclaims the moment a worker is killed;

@@ -268,6 +268,18 @@ Test(queue_file, blocking_get_across_processes)
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.waiting + st.inflight + st.dead, 0);
+    /* commits to another queue of the database wake the getter, which looks and waits on */
+    lp_queue *other = open_q(U("x.db", "other"), NULL);
+    p = tool(U("x.db", NULL), "get", "10000", NULL);
+    cr_assert_str_eq(tool_line(p), "ready");
+    for (int i = 0; i < 20; i++) {
+        put_s(other, "o", 0);
+        cr_expect_str_eq(get_ack(other), "o");
+    }
+    put_s(q, "mine", 0);
+    cr_expect_str_eq(tool_line(p), "mine");
+    cr_expect_eq(tool_end(p), 0);
+    lp_queue_free(other);
     lp_queue_free(q);
     /* through a symbolic link in another directory (the WAL is beside the real file) */
     char real[400], link[400];
