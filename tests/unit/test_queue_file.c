@@ -102,6 +102,21 @@ Test(queue_file, order)
         cr_expect_eq(st.waiting + st.inflight + st.dead, 0);
         lp_queue_free(q);
     }
+    /* an item given back returns to its own place, not to the head or the tail */
+    lp_queue *l = open_q(U("o.db", "lifo2"), &(lp_queue_opts){.order = LP_QUEUE_LIFO});
+    put_s(l, "a", 0);
+    put_s(l, "b", 0);
+    put_s(l, "c", 0);
+    lp_queue_item it;
+    cr_assert_eq(lp_queue_get(l, &it, 0), 0);
+    cr_expect_str_eq(it.data.data, "c");
+    put_s(l, "d", 0);
+    cr_assert_eq(lp_queue_release(l, it.id, false), 0);
+    lp_queue_item_free(&it);
+    cr_expect_str_eq(get_ack(l), "d");
+    cr_expect_str_eq(get_ack(l), "c");
+    cr_expect_str_eq(get_ack(l), "b");
+    lp_queue_free(l);
     /* the order is fixed at creation: reopening with another order keeps it */
     lp_queue *q = open_q(U("o.db", "lifo"), &(lp_queue_opts){.order = LP_QUEUE_FIFO});
     put_s(q, "1", 0);
