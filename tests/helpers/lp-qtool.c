@@ -2,8 +2,10 @@
  *
  *   put ITEM...         put each ITEM (waiting as long as needed), printing "put N" after the
  *                       N-th (0-based) is in
- *   produce FROM COUNT  put the 4-byte values FROM..FROM+COUNT-1 (native endianness); COUNT 0:
- *                       for ever; after each put, prints its value as a line ("acknowledged")
+ *   produce FROM COUNT [SIZE]   put the 4-byte values FROM..FROM+COUNT-1 (native endianness;
+ *                       COUNT 0: for ever), each followed by SIZE-4 bytes 'a' + (value + i) % 26
+ *                       when SIZE > 4; after each put, prints its value as a line
+ *                       ("acknowledged")
  *   get TIMEOUT_MS      prints "ready", then takes one item, acks it and prints it and a newline
  *   putwait ITEM TIMEOUT_MS   prints "ready", then puts ITEM waiting at most TIMEOUT_MS
  *   hold                takes one item without waiting, prints "held ATTEMPTS", then waits for
@@ -58,16 +60,24 @@ int main(int argc, char **argv)
             else
                 say("put %llu\n", (unsigned long long)(i - 3));
         }
-    } else if (strcmp(cmd, "produce") == 0 && argc == 5) {
+    } else if (strcmp(cmd, "produce") == 0 && (argc == 5 || argc == 6)) {
         uint32_t from = (uint32_t)strtoul(argv[3], NULL, 10);
         uint32_t count = (uint32_t)strtoul(argv[4], NULL, 10);
+        size_t size = argc == 6 ? strtoul(argv[5], NULL, 10) : 4;
+        unsigned char *item = malloc(size < 4 ? 4 : size);
+        if (!item)
+            return 1;
         for (uint32_t i = 0; (count == 0 || i < count) && st == 0; i++) {
             uint32_t v = from + i;
-            if ((r = lp_queue_put(q, &v, sizeof v, 0, -1)) < 0)
+            memcpy(item, &v, 4);
+            for (size_t k = 4; k < size; k++)
+                item[k] = (unsigned char)('a' + (v + k) % 26);
+            if ((r = lp_queue_put(q, item, size < 4 ? 4 : size, 0, -1)) < 0)
                 st = fail("put", r);
             else
                 say("%llu\n", v);
         }
+        free(item);
     } else if (strcmp(cmd, "get") == 0 && argc == 4) {
         say("ready\n", 0);
         if ((r = lp_queue_get(q, &it, atoi(argv[3]))) < 0 || (r = lp_queue_ack(q, it.id)) < 0) {

@@ -102,6 +102,21 @@ Test(queue_file, order)
         cr_expect_eq(st.waiting + st.inflight + st.dead, 0);
         lp_queue_free(q);
     }
+    /* an item given back returns to its own place, not to the head or the tail */
+    lp_queue *l = open_q(U("o.db", "lifo2"), &(lp_queue_opts){.order = LP_QUEUE_LIFO});
+    put_s(l, "a", 0);
+    put_s(l, "b", 0);
+    put_s(l, "c", 0);
+    lp_queue_item it;
+    cr_assert_eq(lp_queue_get(l, &it, 0), 0);
+    cr_expect_str_eq(it.data.data, "c");
+    put_s(l, "d", 0);
+    cr_assert_eq(lp_queue_release(l, it.id, false), 0);
+    lp_queue_item_free(&it);
+    cr_expect_str_eq(get_ack(l), "d");
+    cr_expect_str_eq(get_ack(l), "c");
+    cr_expect_str_eq(get_ack(l), "b");
+    lp_queue_free(l);
     /* the order is fixed at creation: reopening with another order keeps it */
     lp_queue *q = open_q(U("o.db", "lifo"), &(lp_queue_opts){.order = LP_QUEUE_FIFO});
     put_s(q, "1", 0);
@@ -116,6 +131,9 @@ Test(queue_file, several_queues_and_list)
     lp_queue *a = open_q(U("m.db", "alpha"), NULL);
     lp_queue *b = open_q(U("m.db", "beta"), &(lp_queue_opts){.order = LP_QUEUE_LIFO});
     lp_queue *d = open_q(U("m.db", NULL), NULL); /* "default" */
+    lp_queue *h = open_q(U("m.db", "x#y"), NULL); /* the path ends at the first '#' */
+    put_s(h, "h1", 0);
+    lp_queue_free(h);
     put_s(a, "a1", 0);
     put_s(a, "a2", 0);
     put_s(b, "b1", 0);
@@ -133,12 +151,14 @@ Test(queue_file, several_queues_and_list)
     cr_expect_eq(lp_queue_get(d, &it, 0), -ETIMEDOUT);
     char **names;
     cr_assert_eq(lp_queue_list(U("m.db", NULL), &names, &n), 0);
-    cr_assert_eq(n, 3);
+    cr_assert_eq(n, 4);
     cr_expect_str_eq(names[0], "alpha");
     cr_expect_str_eq(names[1], "beta");
     cr_expect_str_eq(names[2], "default");
-    cr_expect_null(names[3]);
+    cr_expect_str_eq(names[3], "x#y");
+    cr_expect_null(names[4]);
     lp_queue_names_free(names);
+    cr_assert_eq(lp_queue_remove(U("m.db", "x#y")), 0);
     /* remove drops one queue and its items */
     cr_assert_eq(lp_queue_remove(U("m.db", "beta")), 0);
     cr_expect_eq(lp_queue_remove(U("m.db", "beta")), -ENOENT);
@@ -151,6 +171,15 @@ Test(queue_file, several_queues_and_list)
     cr_expect_null(b2);
     cr_assert_eq(lp_queue_len(a, &n), 0);
     cr_expect_eq(n, 1);
+    /* a handle still open on a removed queue finds it empty, and a put makes it again */
+    lp_queue_item it2;
+    cr_expect_eq(lp_queue_get(b, &it2, 0), -ETIMEDOUT);
+    put_s(b, "b3", 0);
+    put_s(b, "b4", 0);
+    cr_expect_str_eq(get_ack(b), "b4"); /* with its order */
+    cr_assert_eq(lp_queue_list(U("m.db", NULL), &names, &n), 0);
+    cr_expect_eq(n, 3);
+    lp_queue_names_free(names);
     /* a missing database lists no queues */
     cr_assert_eq(lp_queue_list(U("none.db", NULL), &names, &n), 0);
     cr_expect_eq(n, 0);
@@ -197,14 +226,20 @@ Test(queue_file, binary_data)
 /* ---- other processes: tests/helpers/lp-qtool ---------------------------------------------- */
 
 /* Start `lp-qtool URI ARGS...` with its stdout piped. */
-static lp_proc *tool(const char *uri, const char *a1, const char *a2, const char *a3)
+static lp_proc *tool4(const char *uri, const char *a1, const char *a2, const char *a3,
+                      const char *a4)
 {
     char *argv[] = {(char *)helper("lp-qtool"), (char *)uri, (char *)a1, (char *)a2, (char *)a3,
-                    NULL};
+                    (char *)a4, NULL};
     lp_proc *p;
     int r = lp_spawn(&p, &(lp_spawn_opts){.argv = argv, .out = LP_PIPE});
     cr_assert_eq(r, 0, "spawn lp-qtool: %s", lp_proc_errmsg(NULL));
     return p;
+}
+
+static lp_proc *tool(const char *uri, const char *a1, const char *a2, const char *a3)
+{
+    return tool4(uri, a1, a2, a3, NULL);
 }
 
 /* One line of its output (without the newline); "" at EOF. */
@@ -248,7 +283,34 @@ Test(queue_file, blocking_get_across_processes)
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.waiting + st.inflight + st.dead, 0);
+    /* commits to another queue of the database wake the getter, which looks and waits on */
+    lp_queue *other = open_q(U("x.db", "other"), NULL);
+    p = tool(U("x.db", NULL), "get", "10000", NULL);
+    cr_assert_str_eq(tool_line(p), "ready");
+    for (int i = 0; i < 20; i++) {
+        put_s(other, "o", 0);
+        cr_expect_str_eq(get_ack(other), "o");
+    }
+    put_s(q, "mine", 0);
+    cr_expect_str_eq(tool_line(p), "mine");
+    cr_expect_eq(tool_end(p), 0);
+    lp_queue_free(other);
     lp_queue_free(q);
+    /* through a symbolic link in another directory (the WAL is beside the real file) */
+    char real[400], link[400];
+    snprintf(real, sizeof real, "%s/sub", dir);
+    cr_assert_eq(mkdir(real, 0700), 0);
+    snprintf(real, sizeof real, "%s/sub/real.db", dir);
+    snprintf(link, sizeof link, "%s/link.db", dir);
+    cr_assert_eq(symlink(real, link), 0);
+    q = open_q(U("sub/real.db", NULL), NULL);
+    p = tool(U("link.db", NULL), "get", "10000", NULL);
+    cr_assert_str_eq(tool_line(p), "ready");
+    put_s(q, "linked", 0);
+    cr_expect_str_eq(tool_line(p), "linked");
+    cr_expect_eq(tool_end(p), 0);
+    lp_queue_free(q);
+    cr_expect_lt(now_s() - t0, 5.0, "the getter was not woken by the put");
     cr_expect_eq(count_fds(), fds);
     no_zombies();
 }
@@ -512,7 +574,6 @@ Test(queue_file, dead_letters)
     lp_queue *q = open_q(U("d.db", NULL), &(lp_queue_opts){.max_attempts = 2});
     put_s(q, "x", 0);
     put_s(q, "y", 0);
-    put_s(q, "z", 0);
     lp_queue_item it;
     for (int attempt = 1; attempt <= 2; attempt++) {
         cr_assert_eq(lp_queue_get(q, &it, 0), 0);
@@ -521,15 +582,19 @@ Test(queue_file, dead_letters)
         cr_assert_eq(lp_queue_release(q, it.id, true), 0);
         lp_queue_item_free(&it);
     }
-    for (int attempt = 1; attempt <= 2; attempt++) {
-        cr_assert_eq(lp_queue_get(q, &it, 0), 0);
-        cr_expect_str_eq(it.data.data, "y");
-        /* a lost lease counts too */
-        cr_assert_eq(lp_queue_touch(q, it.id, 1), 0);
-        lp_queue_item_free(&it);
-        struct timespec ts = {0, 5 * 1000000};
-        nanosleep(&ts, NULL); /* past the 1 ms lease: any wait longer than 1 ms will do */
-    }
+    /* a lost lease counts too: the blocked get takes y again when its 1 ms lease ends; at the
+     * second loss y is dead, and a get finds nothing */
+    cr_assert_eq(lp_queue_get(q, &it, 0), 0);
+    cr_expect_str_eq(it.data.data, "y");
+    cr_assert_eq(lp_queue_touch(q, it.id, 1), 0);
+    lp_queue_item_free(&it);
+    cr_assert_eq(lp_queue_get(q, &it, 5000), 0);
+    cr_expect_str_eq(it.data.data, "y");
+    cr_expect_eq(it.attempts, 2);
+    cr_assert_eq(lp_queue_touch(q, it.id, 1), 0);
+    lp_queue_item_free(&it);
+    cr_expect_eq(lp_queue_get(q, &it, 300), -ETIMEDOUT);
+    put_s(q, "z", 0);
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.dead, 2);
@@ -551,10 +616,14 @@ Test(queue_file, dead_letters)
     lp_queue_free(q);
 }
 
-Test(queue_file, durability_kill)
+/* A producer killed with SIGKILL at some point of its puts (small items, and items of 256 KiB
+ * whose write takes a while): every put it was told about is there, whole, and nothing else
+ * but perhaps the one under way, whole too. */
+static void durability(const char *db, size_t total, size_t size)
 {
-    size_t total = test_count("LPQ_ITEMS", 300, 50);
-    lp_proc *p = tool(U("k.db", NULL), "produce", "0", "0");
+    char sz[32];
+    snprintf(sz, sizeof sz, "%zu", size);
+    lp_proc *p = tool4(U(db, NULL), "produce", "0", "0", sz);
     long last = -1;
     for (size_t k = 0; k < total; k++) {
         const char *l = tool_line(p);
@@ -565,24 +634,32 @@ Test(queue_file, durability_kill)
     for (const char *l; *(l = tool_line(p));) /* puts acknowledged before the kill */
         last = atol(l);
     cr_expect_eq(tool_end(p), -SIGKILL);
-    lp_queue *q = open_q(U("k.db", NULL), NULL);
+    lp_queue *q = open_q(U(db, NULL), NULL);
     size_t n;
     cr_assert_eq(lp_queue_len(q, &n), 0);
-    /* every acknowledged put, and perhaps the one in progress */
     cr_expect(n == (size_t)last + 1 || n == (size_t)last + 2, "%zu items, last acknowledged %ld",
               n, last);
     for (size_t i = 0; i < n; i++) {
         lp_queue_item it;
         cr_assert_eq(lp_queue_get(q, &it, 0), 0);
-        cr_assert_eq(it.data.len, 4);
+        cr_assert_eq(it.data.len, size);
         uint32_t v;
         memcpy(&v, it.data.data, 4);
         cr_expect_eq(v, i);
+        for (size_t k = 4; k < size; k++)
+            if (it.data.data[k] != (char)('a' + (v + k) % 26))
+                cr_assert_fail("item %u: byte %zu is wrong", v, k);
         cr_assert_eq(lp_queue_ack(q, it.id), 0);
         lp_queue_item_free(&it);
     }
     lp_queue_free(q);
     no_zombies();
+}
+
+Test(queue_file, durability_kill)
+{
+    durability("k.db", test_count("LPQ_ITEMS", 300, 50), 4);
+    durability("k2.db", test_count("LPQ_ITEMS", 40, 10), 256 * 1024);
 }
 
 Test(queue_file, file_mode_and_no_create)
@@ -818,4 +895,28 @@ Test(queue_file, threads_share_a_handle)
         cr_expect_eq(seen[i], 1, "item %zu seen %d times", i, seen[i]);
     free(seen);
     lp_queue_free(q);
+}
+
+/* Processes creating one new database at the same time (the switch to WAL and the schema). */
+Test(queue_file, concurrent_creation)
+{
+    enum { N = 6 };
+    lp_proc *p[N];
+    char qn[N][8];
+    for (int k = 0; k < N; k++) {
+        snprintf(qn[k], sizeof qn[k], "q%d", k);
+        p[k] = tool(U("new.db", qn[k]), "put", "x", NULL);
+    }
+    for (int k = 0; k < N; k++) {
+        cr_expect_str_eq(tool_line(p[k]), "put 0");
+        cr_expect_eq(tool_end(p[k]), 0);
+    }
+    char **names;
+    size_t n;
+    cr_assert_eq(lp_queue_list(U("new.db", NULL), &names, &n), 0);
+    cr_expect_eq(n, N);
+    for (size_t k = 0; k < n && k < N; k++)
+        cr_expect_str_eq(names[k], qn[k]);
+    lp_queue_names_free(names);
+    no_zombies();
 }
