@@ -78,16 +78,10 @@ char *sh_queue_db_path(void)
     if (asprintf(&db, "%s/queues.db", dir) < 0)
         db = NULL;
     free(dir);
-    if (db) {
-        /* Create the file 0600 before SQLite does (it would use the umask). */
-        int fd = open(db, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-            sh_error("queue: cannot open %s: %s", db, strerror(errno));
-            free(db);
-            return NULL;
-        }
-        close(fd);
-    }
+    /* The file: store creates the database with mode 0600 (O_EXCL: only when missing).  No
+     * open(2)/close(2) of it here: closing any descriptor of the file drops the POSIX locks a
+     * SQLite connection of this process holds on it (a `queue work` has its connection open
+     * while it runs commands). */
     return db;
 }
 

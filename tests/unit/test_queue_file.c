@@ -479,6 +479,16 @@ Test(queue_file, lease_expiry)
     cr_expect_eq(lp_queue_ack(q, it2.id), 0);
     lp_queue_item_free(&it);
     lp_queue_item_free(&it2);
+    /* an ended lease is not held even before anyone reclaimed it (as the redis store) */
+    put_s(q, "job3", 0);
+    cr_assert_eq(lp_queue_get(q, &it, 0), 0);
+    cr_assert_eq(lp_queue_touch(q, it.id, 1), 0);
+    struct timespec ms5 = {0, 5000000};
+    nanosleep(&ms5, NULL); /* the 1 ms lease is over: wall-clock time, nothing to synchronise */
+    cr_expect_eq(lp_queue_ack(q, it.id), -ENOENT);
+    cr_expect_eq(lp_queue_release(q, it.id, true), -ENOENT);
+    cr_expect_eq(lp_queue_touch(q, it.id, 1000), -ENOENT);
+    lp_queue_item_free(&it);
     lp_queue_free(q);
 }
 
