@@ -256,12 +256,14 @@ static void write_side_fail(lp_chan *c)
 
 int lp_chan_send(lp_chan *c, const void *data, size_t n, int timeout_ms)
 {
-    if (!c || (!data && n) || c->wfd < 0)
+    if (!c || (!data && n))
+        return -EINVAL;
+    if (c->wdead)
+        return -EPIPE;
+    if (c->wfd < 0)
         return -EINVAL;
     if (n > LP_CHAN_MAX)
         return -EMSGSIZE;
-    if (c->wdead)
-        return -EPIPE;
     unsigned char hdr[4];
     put_u32(hdr, (uint32_t)n);
     struct iovec iov[3];

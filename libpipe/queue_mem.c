@@ -357,6 +357,8 @@ static int mem_put(lp_queue *qq, const void *data, size_t n, int priority, lp_de
         return lp__queue_seterr(r, "mem: no memory to grow the queue");
     if (r == -ETIMEDOUT)
         return lp__queue_seterr(r, "mem: queue full (%zu items)", q->max_items);
+    if (r < 0 && r != LP_ECLOSED && r != -EINTR)
+        return lp__queue_seterr(r, "mem: cannot wait: %s", lp_strerror(r));
     return r;
 }
 
@@ -392,6 +394,8 @@ static int mem_get(lp_queue *qq, lp_queue_item *out, lp_deadline d)
     if (it)
         return item_out(it, out) < 0 ? lp__queue_seterr(-ENOMEM, "mem: no memory for an item")
                                      : 0;
+    if (r < 0 && r != LP_ECLOSED && r != -EINTR && r != -ETIMEDOUT)
+        return lp__queue_seterr(r, "mem: cannot wait: %s", lp_strerror(r));
     return r;
 }
 
