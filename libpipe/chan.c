@@ -156,13 +156,16 @@ void lp_chan_free(lp_chan *c)
     free(c);
 }
 
-/* Wait until fd is ready for `ev`: 0; -ETIMEDOUT at the deadline; -EINTR when the interrupt
- * descriptor is readable (and fd is not ready). */
+/* Wait until fd is ready for `ev` (the caller just found it was not): 0; -ETIMEDOUT at the
+ * deadline (at once when it has passed: a call that may not wait is never interrupted); -EINTR
+ * when the interrupt descriptor is readable (and fd is not ready). */
 static int wait_fd(int fd, short ev, lp_deadline d, int intr)
 {
     for (;;) {
-        struct pollfd pf[2] = {{.fd = fd, .events = ev}, {.fd = intr, .events = POLLIN}};
         int ms = lp__remaining_ms(d);
+        if (ms == 0)
+            return -ETIMEDOUT;
+        struct pollfd pf[2] = {{.fd = fd, .events = ev}, {.fd = intr, .events = POLLIN}};
         int pr = poll(pf, intr >= 0 ? 2 : 1, ms);
         if (pr < 0 && errno != EINTR)
             return -errno;
@@ -170,8 +173,6 @@ static int wait_fd(int fd, short ev, lp_deadline d, int intr)
             return 0; /* ready, or an error/hangup the next read or write reports */
         if (pr > 0 && pf[1].revents)
             return -EINTR;
-        if (ms == 0 || lp__remaining_ms(d) == 0)
-            return -ETIMEDOUT;
     }
 }
 
@@ -256,12 +257,14 @@ static void write_side_fail(lp_chan *c)
 
 int lp_chan_send(lp_chan *c, const void *data, size_t n, int timeout_ms)
 {
-    if (!c || (!data && n) || c->wfd < 0)
+    if (!c || (!data && n))
+        return -EINVAL;
+    if (c->wdead)
+        return -EPIPE;
+    if (c->wfd < 0)
         return -EINVAL;
     if (n > LP_CHAN_MAX)
         return -EMSGSIZE;
-    if (c->wdead)
-        return -EPIPE;
     unsigned char hdr[4];
     put_u32(hdr, (uint32_t)n);
     struct iovec iov[3];
@@ -315,6 +318,11 @@ int lp_chan_send(lp_chan *c, const void *data, size_t n, int timeout_ms)
     c->pend_off = 0;
     c->pend_len = rest;
     return r;
+}
+
+size_t lp_chan_pending(const lp_chan *c)
+{
+    return c ? c->pend_len - c->pend_off : 0;
 }
 
 int lp_chan_flush(lp_chan *c, int timeout_ms)

@@ -628,6 +628,11 @@ int lp_chan_send(lp_chan *c, const void *data, size_t n, int timeout_ms);
  * -ETIMEDOUT, -EPIPE, -EINTR. */
 int lp_chan_flush(lp_chan *c, int timeout_ms);
 
+/* Bytes of a message that an lp_chan_send which failed with -ETIMEDOUT/-EINTR kept to send
+ * later: non-zero means that message will be delivered (by the next send or flush); 0 after
+ * such a failure means nothing of it was sent.  NULL: 0. */
+size_t lp_chan_pending(const lp_chan *c);
+
 /* Receive one whole message into *out (replacing its contents; out->data NUL-terminated past
  * out->len).  0; -ETIMEDOUT (part of a message may have been read: it is kept for the next
  * call, nothing is lost); LP_ECLOSED when the peer closed (a partial message at that point is

@@ -5,8 +5,8 @@
  * item's header.  A get hands a small block to the caller's lp_buf as it is (its data pointer is
  * the block), so a get allocates and copies nothing; a large one is copied out (the copy costs
  * no more than the put's).  FIFO and LIFO keep a singly linked list (O(1) both ends); PRIORITY
- * a binary min-heap of item pointers ordered by (priority, sequence number): lowest priority
- * first, equal priorities in put order.
+ * a binary min-heap of (priority, sequence number, item) entries, the keys beside the pointers
+ * so that sifting reads no item: lowest priority first, equal priorities in put order.
  *
  * Waiting.  One mutex guards the queue.  A thread with no lp_set_wait_interrupt descriptor
  * waits on a condition variable (CLOCK_MONOTONIC deadline); one with such a descriptor cannot
@@ -38,8 +38,13 @@ struct mem_item {
     struct mem_item *next; /* FIFO/LIFO list */
     char *block;           /* the allocation: bytes at its start, this header after them */
     size_t len, room;      /* bytes; room: usable bytes before the header (> len)          */
+    int priority;
+};
+
+struct heap_ent { /* the key beside the pointer: sifting touches no item */
     uint64_t seq;
     int priority;
+    struct mem_item *it;
 };
 
 struct waiter { /* a thread waiting in poll() (it has an interrupt descriptor) */
@@ -61,7 +66,7 @@ struct mem_queue {
     lp_queue_order order;
     size_t max_items, count;
     struct mem_item *head, *tail; /* FIFO / LIFO */
-    struct mem_item **heap;       /* PRIORITY */
+    struct heap_ent *heap;        /* PRIORITY */
     size_t heap_cap;
     uint64_t seq;
     bool closed;
@@ -112,17 +117,17 @@ static int item_out(struct mem_item *it, lp_queue_item *out)
 
 /* ---- the heap: (priority, seq) ascending ---- */
 
-static bool before(const struct mem_item *a, const struct mem_item *b)
+static bool before(const struct heap_ent *a, const struct heap_ent *b)
 {
     return a->priority != b->priority ? a->priority < b->priority : a->seq < b->seq;
 }
 
-static void heap_up(struct mem_item **h, size_t i)
+static void heap_up(struct heap_ent *h, size_t i)
 {
-    struct mem_item *x = h[i];
+    struct heap_ent x = h[i];
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!before(x, h[p]))
+        if (!before(&x, &h[p]))
             break;
         h[i] = h[p];
         i = p;
@@ -130,15 +135,15 @@ static void heap_up(struct mem_item **h, size_t i)
     h[i] = x;
 }
 
-static void heap_down(struct mem_item **h, size_t n, size_t i)
+static void heap_down(struct heap_ent *h, size_t n, size_t i)
 {
-    struct mem_item *x = h[i];
+    struct heap_ent x = h[i];
     for (;;) {
         size_t l = 2 * i + 1;
         if (l >= n)
             break;
-        size_t m = l + 1 < n && before(h[l + 1], h[l]) ? l + 1 : l;
-        if (!before(h[m], x))
+        size_t m = l + 1 < n && before(&h[l + 1], &h[l]) ? l + 1 : l;
+        if (!before(&h[m], &x))
             break;
         h[i] = h[m];
         i = m;
@@ -146,9 +151,9 @@ static void heap_down(struct mem_item **h, size_t n, size_t i)
     h[i] = x;
 }
 
-static struct mem_item *heap_pop(struct mem_item **h, size_t *n)
+static struct mem_item *heap_pop(struct heap_ent *h, size_t *n)
 {
-    struct mem_item *top = h[0];
+    struct mem_item *top = h[0].it;
     if (--*n > 0) {
         h[0] = h[*n];
         heap_down(h, *n, 0);
@@ -160,7 +165,6 @@ static struct mem_item *heap_pop(struct mem_item **h, size_t *n)
 
 static int push(struct mem_queue *q, struct mem_item *it)
 {
-    it->seq = q->seq++;
     switch (q->order) {
     case LP_QUEUE_FIFO:
         it->next = NULL;
@@ -177,13 +181,13 @@ static int push(struct mem_queue *q, struct mem_item *it)
     case LP_QUEUE_PRIORITY:
         if (q->count == q->heap_cap) {
             size_t cap = q->heap_cap ? 2 * q->heap_cap : 64;
-            struct mem_item **h = cap < SIZE_MAX / sizeof *h ? realloc(q->heap, cap * sizeof *h) : NULL;
+            struct heap_ent *h = cap < SIZE_MAX / sizeof *h ? realloc(q->heap, cap * sizeof *h) : NULL;
             if (!h)
                 return -ENOMEM;
             q->heap = h;
             q->heap_cap = cap;
         }
-        q->heap[q->count] = it;
+        q->heap[q->count] = (struct heap_ent){.seq = q->seq++, .priority = it->priority, .it = it};
         heap_up(q->heap, q->count);
         break;
     }
@@ -196,6 +200,13 @@ static struct mem_item *pop(struct mem_queue *q)
     struct mem_item *it;
     if (q->order == LP_QUEUE_PRIORITY) {
         it = heap_pop(q->heap, &q->count);
+        if (q->heap_cap > 1024 && q->count < q->heap_cap / 8) { /* give back a drained peak */
+            struct heap_ent *h = realloc(q->heap, q->heap_cap / 2 * sizeof *h);
+            if (h) {
+                q->heap = h;
+                q->heap_cap /= 2;
+            }
+        }
         return it;
     }
     it = q->head;
@@ -346,6 +357,8 @@ static int mem_put(lp_queue *qq, const void *data, size_t n, int priority, lp_de
         return lp__queue_seterr(r, "mem: no memory to grow the queue");
     if (r == -ETIMEDOUT)
         return lp__queue_seterr(r, "mem: queue full (%zu items)", q->max_items);
+    if (r < 0 && r != LP_ECLOSED && r != -EINTR)
+        return lp__queue_seterr(r, "mem: cannot wait: %s", lp_strerror(r));
     return r;
 }
 
@@ -381,6 +394,8 @@ static int mem_get(lp_queue *qq, lp_queue_item *out, lp_deadline d)
     if (it)
         return item_out(it, out) < 0 ? lp__queue_seterr(-ENOMEM, "mem: no memory for an item")
                                      : 0;
+    if (r < 0 && r != LP_ECLOSED && r != -EINTR && r != -ETIMEDOUT)
+        return lp__queue_seterr(r, "mem: cannot wait: %s", lp_strerror(r));
     return r;
 }
 
@@ -406,7 +421,7 @@ static int mem_peek(lp_queue *qq, bool dead, size_t max, lp_queue_item **items, 
     pthread_mutex_lock(&q->mu);
     size_t k = q->count < max ? q->count : max;
     lp_queue_item *v = k ? calloc(k, sizeof *v) : NULL;
-    struct mem_item **h = NULL;
+    struct heap_ent *h = NULL;
     int r = k && !v ? -ENOMEM : 0;
     if (r == 0 && k && q->order == LP_QUEUE_PRIORITY) {
         /* pop k from a copy of the heap: O(n + k log n) */

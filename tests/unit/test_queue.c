@@ -675,11 +675,13 @@ static void *consumer(void *p)
     return NULL;
 }
 
-static void stress(lp_queue_order order, size_t max_items)
+/* n items per producer (LP_QUEUE_N overrides; shrunk under valgrind).  A tight bound makes
+ * every item a hand-over between threads (a wake-up each), so those runs take fewer. */
+static void stress(lp_queue_order order, size_t max_items, size_t n)
 {
     int ip[2];
     cr_assert_eq(pipe2(ip, O_CLOEXEC), 0);
-    struct stress s = {.q = open_q(order, max_items), .n = test_count("LP_QUEUE_N", 50000, 1000),
+    struct stress s = {.q = open_q(order, max_items), .n = test_count("LP_QUEUE_N", n, 1000),
                        .intr = ip[0]};
     s.seen = calloc(NPROD * s.n, 1);
     pthread_t tp[NPROD], tc[NCONS];
@@ -715,25 +717,25 @@ static void stress(lp_queue_order order, size_t max_items)
 
 Test(queue, stress_fifo_unbounded)
 {
-    stress(LP_QUEUE_FIFO, 0);
+    stress(LP_QUEUE_FIFO, 0, 50000);
 }
 
 Test(queue, stress_fifo_bounded)
 {
-    stress(LP_QUEUE_FIFO, 8);
+    stress(LP_QUEUE_FIFO, 8, 20000);
 }
 
 Test(queue, stress_lifo_bounded)
 {
-    stress(LP_QUEUE_LIFO, 3);
+    stress(LP_QUEUE_LIFO, 3, 10000);
 }
 
 Test(queue, stress_priority_bounded)
 {
-    stress(LP_QUEUE_PRIORITY, 16);
+    stress(LP_QUEUE_PRIORITY, 16, 20000);
 }
 
 Test(queue, stress_bound_one)
 {
-    stress(LP_QUEUE_FIFO, 1);
+    stress(LP_QUEUE_FIFO, 1, 5000);
 }
