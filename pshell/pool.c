@@ -509,6 +509,7 @@ static int job_child(void *arg)
     pjob *j = arg;
     sigaction(SIGPIPE, &old_pipe, NULL);
     fatal_restore();
+    lp_set_wait_interrupt(-1); /* not the one of the thread that forked us (queue work sets one) */
     const char *s = getenv("LP_POOL_SLOT");
     int slot = s ? atoi(s) : 0;
     if (s)
