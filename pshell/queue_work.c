@@ -26,7 +26,9 @@
  * With --drain the getter waits for items at most DRAIN_POLL_MS at a time: other workers'
  * items in flight may fail and come back, and only lp_queue_stat tells when they are done.
  *
- * Status: 0 when every job succeeded, else the number of failed jobs (at most 101), as pool;
+ * Status: 0 when every job succeeded, else the number of failed jobs (at most 101), as pool
+ * (which counts a job once, after its retries): here the items whose last allowed attempt
+ * failed in this worker, which the release moved to the dead letters;
  * 255 for a usage error or when the queue cannot be used; 128+N after signal N (the shell dies
  * of an untrapped SIGINT/SIGTERM/SIGHUP/SIGQUIT once its jobs are stopped, as pool does). */
 #include "libpipe.h"
@@ -64,6 +66,7 @@ typedef struct wjob {
     sh_job j;
     char *item;
     uint64_t id;
+    unsigned attempts; /* deliveries of the item, this one included */
     struct wjob *next; /* hand-off list, then the held list */
 } wjob;
 
@@ -85,7 +88,7 @@ typedef struct wrun {
     wjob *held; /* submitted, not ended */
     int running;
     uint64_t seq;
-    int nfail;
+    int ndead; /* items whose last allowed attempt failed here */
 } wrun;
 
 static void werr(const char *fmt, const char *a, const char *b)
@@ -256,6 +259,7 @@ static void *getter_main(void *arg)
             wjob *j = xcalloc(1, sizeof *j);
             j->item = xstrdup(it.data.data ? it.data.data : "");
             j->id = it.id;
+            j->attempts = it.attempts;
             lp_queue_item_free(&it);
             *w->hand_tail = j;
             w->hand_tail = &j->next;
@@ -345,7 +349,8 @@ static void job_ended(wrun *w, wjob *j)
         if ((e = lp_queue_release(w->qm, j->id, false)) < 0 && e != -ENOENT)
             store_warn(w, "release", e);
     } else {
-        w->nfail++;
+        if (j->attempts >= (unsigned)w->o.tries)
+            w->ndead++; /* the release makes it a dead letter */
         if ((e = lp_queue_release(w->qm, j->id, true)) < 0 && e != -ENOENT)
             store_warn(w, "release", e);
     }
@@ -546,7 +551,7 @@ static int work_run(wrun *w)
         }
     }
     if (!status)
-        status = w->nfail > WORK_MAX_STATUS ? WORK_MAX_STATUS : w->nfail;
+        status = w->ndead > WORK_MAX_STATUS ? WORK_MAX_STATUS : w->ndead;
 out:
     lp_pool_free(w->p);
     for (int k = 0; k < 2; k++) {
