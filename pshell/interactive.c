@@ -321,6 +321,46 @@ void sh_func_names(strlist *out);
 void sh_var_names(strlist *out);
 void sh_alias_names(strlist *out);
 
+/* `queue SUBCMD [OPTIONS] NAME`: is the word at start (text) a queue NAME?  That is, the command
+ * is queue, and between its subcommand and this word only options and their values (every
+ * operand of rm is a name). */
+void sh_queue_local_names(strlist *out); /* queue.c */
+static bool queue_name_position(const char *text, int start)
+{
+    static const char *const subs[] = {"put", "new", "get", "len", "stat", "close", "peek",
+                                       "dead", "rm", "work", NULL};
+    static const char *const valued[] = {"-p", "-t", "--timeout", "--max", "-j", "--lease",
+                                         "--retries", NULL};
+    if (text[0] == '-')
+        return false;
+    int b = start;
+    while (b > 0 && !strchr(";|&(){}`\n", rl_line_buffer[b - 1]))
+        b--;
+    char *line = xmalloc((size_t)(start - b) + 1);
+    memcpy(line, rl_line_buffer + b, (size_t)(start - b));
+    line[start - b] = 0;
+    strlist w = {0};
+    for (char *t = strtok(line, " \t"); t; t = strtok(NULL, " \t"))
+        sl_push(&w, xstrdup(t));
+    free(line);
+    bool ok = w.n >= 2 && strcmp(w.v[0], "queue") == 0;
+    int k = 0;
+    while (ok && subs[k] && strcmp(subs[k], w.v[1]) != 0)
+        k++;
+    ok = ok && subs[k];
+    for (int i = 2; ok && i < w.n; i++) {
+        bool takes = false;
+        for (int j = 0; valued[j]; j++)
+            takes = takes || strcmp(w.v[i], valued[j]) == 0;
+        if (takes)
+            i++;
+        else if (w.v[i][0] != '-' && strcmp(w.v[1], "rm") != 0)
+            ok = false; /* the name came before */
+    }
+    sl_free(&w);
+    return ok;
+}
+
 static char **complete(const char *text, int start, int end)
 {
     (void)end;
@@ -356,6 +396,17 @@ static char **complete(const char *text, int start, int end)
                 rl_attempted_completion_over = 1;
                 return cands.n ? rl_completion_matches(text, cand_next) : NULL;
             }
+    }
+    if (!command_position(start) && queue_name_position(text, start)) {
+        strlist names = {0};
+        sh_queue_local_names(&names);
+        for (int i = 0; i < names.n; i++)
+            cand_add(names.v[i], text);
+        sl_free(&names);
+        if (cands.n) {
+            rl_attempted_completion_over = 1;
+            return rl_completion_matches(text, cand_next);
+        }
     }
     if (command_position(start) && !strchr(text, '/')) {
         for (int i = 0; keywords[i]; i++)
