@@ -12,7 +12,8 @@
  *
  * Threads.  Waiting for new items and for job completions at the same time, without polling:
  *   - the getter thread claims items.  It waits (condition variable) until fewer than N claims
- *     are held, then blocks in lp_queue_get on a queue handle of its own; each item it gets
+ *     are held, then blocks in lp_queue_get (on the one queue handle, which the main thread
+ *     uses meanwhile: lp_queue_* may be called from any thread); each item it gets
  *     goes to the hand-off list and a byte to the wake pipe.  Its lp_set_wait_interrupt
  *     descriptor is the kick pipe: a byte there makes lp_queue_get return -EINTR (to stop it,
  *     or with --drain to look at lp_queue_stat again when one of our jobs ended);
@@ -73,7 +74,7 @@ typedef struct wjob {
 typedef struct wrun {
     wopts o;
     sh_jobtmpl t;
-    lp_queue *qm, *qg; /* main thread's handle, getter's (the same for mem:) */
+    lp_queue *q; /* used by both threads (lp_queue_* may be called from any thread) */
     lp_pool *p;
     int wake[2], kick[2];
     pthread_mutex_t mu;
@@ -238,11 +239,11 @@ static void *getter_main(void *arg)
         w->in_get = true;
         pthread_mutex_unlock(&w->mu);
         lp_queue_item it = {0};
-        int e = lp_queue_get(w->qg, &it, w->o.drain ? DRAIN_POLL_MS : -1);
+        int e = lp_queue_get(w->q, &it, w->o.drain ? DRAIN_POLL_MS : -1);
         lp_queue_stats st = {0};
         int se = 0;
         if (w->o.drain && (e == -ETIMEDOUT || e == -EINTR))
-            se = lp_queue_stat(w->qg, &st);
+            se = lp_queue_stat(w->q, &st);
         char *msg = NULL;
         if ((e < 0 && e != -ETIMEDOUT && e != -EINTR && e != LP_ECLOSED) || se < 0)
             msg = xstrdup(lp_queue_errmsg());
@@ -251,7 +252,7 @@ static void *getter_main(void *arg)
         drain_fd(w->kick[0]);
         if (e == 0) {
             if (w->stop) { /* too late: back, uncounted */
-                lp_queue_release(w->qg, it.id, false);
+                lp_queue_release(w->q, it.id, false);
                 lp_queue_item_free(&it);
                 w->claims--;
                 break;
@@ -343,15 +344,15 @@ static void job_ended(wrun *w, wjob *j)
     sh_job_show(&j->j);
     int e;
     if (err == 0) {
-        if ((e = lp_queue_ack(w->qm, j->id)) < 0)
+        if ((e = lp_queue_ack(w->q, j->id)) < 0)
             store_warn(w, e == -ENOENT ? "ack (the lease had expired)" : "ack", e);
     } else if (err == -ECANCELED) {
-        if ((e = lp_queue_release(w->qm, j->id, false)) < 0 && e != -ENOENT)
+        if ((e = lp_queue_release(w->q, j->id, false)) < 0 && e != -ENOENT)
             store_warn(w, "release", e);
     } else {
         if (j->attempts >= (unsigned)w->o.tries)
             w->ndead++; /* the release makes it a dead letter */
-        if ((e = lp_queue_release(w->qm, j->id, true)) < 0 && e != -ENOENT)
+        if ((e = lp_queue_release(w->q, j->id, true)) < 0 && e != -ENOENT)
             store_warn(w, "release", e);
     }
     unhold(w, j);
@@ -363,7 +364,7 @@ static void job_ended(wrun *w, wjob *j)
 static void renew(wrun *w)
 {
     for (wjob *j = w->held; j; j = j->next) {
-        int e = lp_queue_touch(w->qm, j->id, 0);
+        int e = lp_queue_touch(w->q, j->id, 0);
         if (e == -ENOENT)
             werr("%s: lost the claim of item '%s' (its lease expired)", w->o.name, j->item);
         else if (e < 0)
@@ -408,7 +409,7 @@ static bool submit_handed(wrun *w, bool *gdone, bool *stop)
             on_intr(w);
             *stop = true;
         }
-        lp_queue_release(w->qm, j->id, false);
+        lp_queue_release(w->q, j->id, false);
         j->j.f = NULL;
         free_job(j);
         claim_done(w);
@@ -483,7 +484,7 @@ static void work_finish(wrun *w, bool getter_on, pthread_t gt)
         if (lp_future_error(j->j.f) == -ECANCELED) { /* stopped: back, uncounted */
             unhold(w, j);
             w->running--;
-            lp_queue_release(w->qm, j->id, false);
+            lp_queue_release(w->q, j->id, false);
             free_job(j);
             claim_done(w);
         } else {
@@ -495,14 +496,8 @@ static void work_finish(wrun *w, bool getter_on, pthread_t gt)
 static int work_run(wrun *w)
 {
     lp_queue_opts qo = {.lease_ms = (int)w->o.lease_ms, .max_attempts = (unsigned)w->o.tries};
-    if (sh_queue_open(w->o.name, &qo, &w->qm) < 0)
+    if (sh_queue_open(w->o.name, &qo, &w->q) < 0)
         return WORK_EUSAGE;
-    if (strncmp(w->o.name, "mem:", 4) == 0)
-        w->qg = w->qm; /* each open of mem: is a new queue */
-    else if (sh_queue_open(w->o.name, &qo, &w->qg) < 0) {
-        lp_queue_free(w->qm);
-        return WORK_EUSAGE;
-    }
     int status = WORK_EUSAGE;
     lp_pool_opts po = {.workers = w->o.jobs, .job_timeout_ms = (int)w->o.timeout_ms, .kill_grace_ms = 200};
     w->p = lp_pool_new(&po);
@@ -560,9 +555,7 @@ out:
         if (w->kick[k] >= 0)
             close(w->kick[k]);
     }
-    if (w->qg != w->qm)
-        lp_queue_free(w->qg);
-    lp_queue_free(w->qm);
+    lp_queue_free(w->q);
     return status;
 }
 
