@@ -73,20 +73,19 @@ ls
 {$(touch pwned7)}
 --- status 0
 
-### -j N: N jobs run at once and never more than N items are claimed [pshell-only]
-# Jobs 1-3 wait until three jobs run (a deadlock, so a timeout, if fewer could); every job
-# records the claims in flight, which must never pass 3 (a 4th claim would show as 4).
+### -j N: N jobs run at once and never more than N items are claimed [pshell-only] [slow]
+# Jobs 1-3 wait until all three have arrived (a deadlock, so a timeout, if fewer could run at
+# once); every job records the claims in flight, which must never pass 3 (a 4th claim would
+# show as 4): the first of jobs 1-3 to look sees exactly 3.
 cat > job.sh <<'EOF'
-mkdir "running/$1"
 case $1 in
-[123]) i=0
-    while [ "$(ls running | wc -l)" -lt 3 ] && [ $i -lt 2000 ]; do sleep 0.005; i=$((i+1)); done
-    [ $i -lt 2000 ] || echo "job $1 never saw 3 running" ;;
+[123]) mkdir "arrived/$1"; i=0
+    while [ "$(ls arrived | wc -l)" -lt 3 ] && [ $i -lt 20000 ]; do sleep 0.005; i=$((i+1)); done
+    [ $i -lt 20000 ] || echo "job $1 never saw 3 running" ;;
 esac
 "$TEST_SHELL" -c 'queue stat q' | awk '$1 == "inflight" { print $2 }' >> inflight
-rmdir "running/$1"
 EOF
-mkdir running
+mkdir arrived
 queue put q 1 2 3 4 5 6 7 8 9
 queue work q -j3 --drain sh job.sh
 echo "status $?"
@@ -201,6 +200,31 @@ inflight 0
 dead 0
 ran X
 status 0
+--- status 0
+
+### a trapped signal stops the worker too: 128+N, its trap runs, the item goes back uncounted [pshell-only] [slow]
+cat > job.sh <<'EOF'
+if [ ! -e marker ]; then : > marker; exec "$LP_HELPERS/lp-sleeper" 60; fi
+echo "ran $1"
+EOF
+queue put q X
+"$TEST_SHELL" -c 'trap "echo trap ran" USR1; queue work q --retries 1 sh job.sh; echo "work status $?"' > out &
+pid=$!
+i=0; while [ ! -e marker ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done
+kill -USR1 $pid
+wait $pid
+echo "shell status $?"
+cat out
+queue stat q | sed -n 1,3p
+queue work q --drain --retries 1 sh job.sh
+--- stdout
+shell status 0
+trap ran
+work status 138
+waiting 1
+inflight 0
+dead 0
+ran X
 --- status 0
 
 ### two workers share one queue: each of 200 items runs exactly once [pshell-only] [slow]
