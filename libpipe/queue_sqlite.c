@@ -1,5 +1,6 @@
 /* The file: queue store: file:PATH[#QUEUE], an SQLite database in WAL mode holding any number of
- * named queues (QUEUE default "default").  See libpipe.h "Queues" for the contract.
+ * named queues (QUEUE default "default"; PATH ends at the first '#', as a URI's path does, so a
+ * queue name may hold '#').  See libpipe.h "Queues" for the contract.
  *
  * Tables (prefixed lpq_ so that they can share a database with other data):
  *   lpq_meta(k, v)          'claim': the last claim id handed out (claim ids are unique in the
@@ -7,31 +8,39 @@
  *   lpq_queues(name, ord, max_items, closed, created)   order and bound fixed at creation
  *   lpq_items(id, queue, priority, pkey, data, attempts, state, claim_id, holder, lease_until,
  *             died_at)
- *       id is the rowid: a new row always gets one more than the largest, so it is the item's
- *       position; pkey is the priority in a PRIORITY queue, else 0, so that one index
- *       (queue, state, pkey, id) serves every order (FIFO: pkey, id; LIFO: pkey DESC, id DESC;
- *       PRIORITY: pkey, id).  An item that goes back to the queue keeps its id, hence its
- *       place.  state 0 ready, 1 claimed
- *       (claim_id, holder "HOST:PID:START", lease_until in CLOCK_REALTIME ms), 2 dead
- *       (died_at: CLOCK_REALTIME ms, for the dead-letter order).
+ *       id is the rowid: a new row gets one more than the largest, so id is the item's place in
+ *       line, and an item that goes back to the queue keeps it.  pkey is the priority in a
+ *       PRIORITY queue, else 0, so that one index (queue, state, pkey, id) serves every order
+ *       (FIFO and PRIORITY: pkey, id; LIFO: pkey DESC, id DESC).  state: 0 ready; 1 claimed
+ *       (claim_id, holder "HOST:PID:START" from lp__queue_holder, lease_until in CLOCK_REALTIME
+ *       ms, comparable between processes); 2 dead (died_at, CLOCK_REALTIME ms, orders them).
  *
- * Every change is one short BEGIN IMMEDIATE transaction (get = reclaim + pick + claim; ack = one
- * DELETE), on one connection per handle guarded by the handle's mutex (a handle may be shared
- * by threads); statements are prepared once per handle.
+ * Every operation is one short BEGIN IMMEDIATE transaction (get = reclaim + pick + claim; ack =
+ * one DELETE), on one connection per handle guarded by the handle's mutex (a handle may be
+ * shared by threads), with its statements prepared once.  Reclaim, at each get, stat and peek,
+ * and at a put that finds a bounded queue full: claims whose lease ended, or whose holder
+ * lp__queue_holder_dead says is gone, go back to their place (or to the dead letters once
+ * attempts >= max_attempts).
  *
  * Blocking without polling.  A get that finds nothing (or a put that finds the queue full)
  * waits in poll() for the first of:
  *   - a change to the database by any process: inotify on the database's directory, for writes
  *     to DB-wal (every commit in WAL mode appends frames to it with write(2)) and to DB itself
- *     (checkpoints, a WAL reset by a new connection).  The watch is made before the attempt
- *     that found nothing, and drained before each attempt, so no commit can slip between the
- *     attempt and the wait.  An attempt that finds nothing changes nothing, so it writes no
- *     frames and waiters do not wake each other.
+ *     (checkpoints).  Each waiting call makes its own inotify instance, only when it has to
+ *     wait (threads sharing a handle do not take each other's events); the watch is made
+ *     before an attempt and drained before each next one, so no commit can slip between an
+ *     attempt and the wait.  The event comes when the writer writes its frames, before its
+ *     commit is visible; the attempt's BEGIN IMMEDIATE waits for the writer's lock, so it sees
+ *     the commit (a read-only look, which does not wait, could miss it and sleep on).  An
+ *     attempt that finds nothing changes nothing, so it writes no frames and waiters do not
+ *     wake each other.  Any commit wakes every waiter on the database (whatever the queue),
+ *     which looks again: one short transaction.
  *   - the earliest lease_until among the queue's claimed items (the item then goes back);
  *   - the death of a claim holder on this machine: a pidfd (pidfd_open) per holder process, so
  *     a get wakes and reclaims the moment a worker is killed;
  *   - the deadline, and the thread's lp_set_wait_interrupt fd (-EINTR).
- * Where inotify or pidfds are unavailable the wait is capped (250 ms, 1 s) instead.
+ * Where inotify or pidfds are unavailable (or LIBPIPE_NO_PIDFD=1) the wait is capped instead
+ * (250 ms without inotify, 1 s while holders cannot be watched).
  */
 #include "queue.h"
 
@@ -120,6 +129,7 @@ static const char *const sql[S_N] = {
 };
 
 static const char schema[] =
+    "BEGIN IMMEDIATE;"
     "CREATE TABLE IF NOT EXISTS lpq_meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO lpq_meta VALUES('claim', 0);"
     "INSERT OR IGNORE INTO lpq_meta VALUES('version', 1);"
@@ -147,6 +157,7 @@ struct fq {
     int lease_ms;
     unsigned max_attempts;
     bool no_create;
+    int64_t busy_start;
     pid_t holder_pid; /* holder was made in this process (a forked child makes its own) */
     char holder[HOLDER_MAX];
     size_t host_len;  /* length of the host part of holder */
@@ -170,6 +181,36 @@ static int64_t now_ms(void)
 
 /* ---- errors ---------------------------------------------------------------------------- */
 
+/* Whether the thread's lp_set_wait_interrupt fd is readable. */
+static bool interrupted(void)
+{
+    int fd = lp__wait_interrupt_fd();
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    return fd >= 0 && poll(&pf, 1, 0) > 0;
+}
+
+/* SQLite's busy handler, called while another connection holds the write lock: it sleeps
+ * 1, 2, 5... 100 ms, far longer than our transactions last (tens of microseconds), so workers
+ * sharing a queue would mostly sleep.  Here: 50 us at first, growing to 5 ms, up to
+ * BUSY_TIMEOUT_MS in all; the thread's lp_set_wait_interrupt fd ends it at once. */
+static bool nap(long us) /* false: interrupted */
+{
+    struct timespec ts = {0, us * 1000};
+    int fd = lp__wait_interrupt_fd();
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    return ppoll(&pf, fd >= 0 ? 1 : 0, &ts, NULL) <= 0;
+}
+
+static int busy_wait(void *arg, int n)
+{
+    int64_t *start = arg, now = lp__now_ns();
+    if (n == 0)
+        *start = now;
+    if (now - *start > (int64_t)BUSY_TIMEOUT_MS * 1000000)
+        return 0;
+    return nap(n < 10 ? 50 : n < 20 ? 200 : n < 40 ? 1000 : 5000);
+}
+
 static int errno_of(sqlite3 *db, int rc)
 {
     switch (rc & 0xff) {
@@ -177,7 +218,7 @@ static int errno_of(sqlite3 *db, int rc)
         return -ENOMEM;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        return -EBUSY;
+        return interrupted() ? -EINTR : -EBUSY;
     case SQLITE_PERM:
     case SQLITE_AUTH:
     case SQLITE_READONLY:
@@ -210,10 +251,10 @@ static int q_fail(struct fq *q, int rc)
 
 /* ---- URI and connection ------------------------------------------------------------------- */
 
-/* Split "PATH[#QUEUE]" (at the last '#'). */
+/* Split "PATH[#QUEUE]" (at the first '#': a queue name may hold '#'). */
 static int parse_rest(const char *uri, const char *rest, char **path, char **name)
 {
-    const char *hash = strrchr(rest, '#');
+    const char *hash = strchr(rest, '#');
     size_t plen = hash ? (size_t)(hash - rest) : strlen(rest);
     const char *qn = hash ? hash + 1 : "default";
     if (plen == 0)
@@ -233,8 +274,24 @@ static int parse_rest(const char *uri, const char *rest, char **path, char **nam
     return 0;
 }
 
-/* A connection to path in WAL mode.  create: make the file (mode 0600) if missing. */
-static int db_open(sqlite3 **dbp, const char *path, bool create)
+/* sqlite3_exec, again while SQLITE_BUSY comes back without the busy handler having waited
+ * (switching a new database to WAL, or the first schema, while other processes do too). */
+static int exec_retry(sqlite3 *db, const char *sqltext)
+{
+    int64_t t0 = lp__now_ns();
+    for (;;) {
+        if (!sqlite3_get_autocommit(db))
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        int rc = sqlite3_exec(db, sqltext, NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || lp__now_ns() - t0 > (int64_t)BUSY_TIMEOUT_MS * 1000000 ||
+            !nap(1000))
+            return rc;
+    }
+}
+
+/* A connection to path in WAL mode.  create: make the file (mode 0600) if missing.
+ * busy_start: the busy handler's memory, as long as the connection. */
+static int db_open(sqlite3 **dbp, const char *path, bool create, int64_t *busy_start)
 {
     *dbp = NULL;
     if (create) {
@@ -254,15 +311,15 @@ static int db_open(sqlite3 **dbp, const char *path, bool create)
         return err;
     }
     sqlite3_extended_result_codes(db, 0);
-    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_handler(db, busy_wait, busy_start);
     /* WAL: readers never block the writer and the writer appends to DB-wal, which is what the
      * waiters watch.  synchronous=NORMAL: a commit is written (write(2)) to the WAL before it
      * returns but not fsync'ed, so everything committed survives kill -9 of any process (the
      * kernel has the data: the contract) but not a power loss or OS crash, which would need
      * synchronous=FULL and an fsync per put, get and ack. */
-    rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    rc = exec_retry(db, "PRAGMA journal_mode=WAL");
+    if (rc == SQLITE_OK) /* after a big item, give the WAL's space back once checkpointed */
+        rc = exec_retry(db, "PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=16777216");
     if (rc != SQLITE_OK) {
         int err = db_fail(db, path, rc);
         sqlite3_close(db);
@@ -428,19 +485,22 @@ static int reclaim(struct fq *q, struct waitinfo *wi)
     if (!s)
         return -EIO;
     const char *me = holder_of(q);
-    char dead[MAX_WATCH][HOLDER_MAX];
-    int ndead = 0;
-    bool more_dead = false;
+    char **dead = NULL; /* holders gone: reclaimed once the scan is over */
+    size_t ndead = 0;
     sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *h = (const char *)sqlite3_column_text(s, 0);
         sqlite3_int64 lease = sqlite3_column_int64(s, 1);
         if (h && strcmp(h, me) != 0 && lp__queue_holder_dead(h)) {
-            if (ndead < MAX_WATCH && strlen(h) < HOLDER_MAX)
-                snprintf(dead[ndead++], HOLDER_MAX, "%s", h);
-            else
-                more_dead = true;
+            char **nd = realloc(dead, (ndead + 1) * sizeof *nd);
+            if (!nd || !(nd[ndead] = strdup(h))) {
+                dead = nd ? nd : dead;
+                r = -ENOMEM;
+                break;
+            }
+            dead = nd;
+            ndead++;
             continue;
         }
         if (!wi)
@@ -459,14 +519,15 @@ static int reclaim(struct fq *q, struct waitinfo *wi)
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    if (rc != SQLITE_DONE)
-        return q_fail(q, rc);
-    for (int i = 0; i < ndead; i++)
-        if ((r = reclaim_run(q, 0, dead[i])) < 0)
-            return r;
-    if (more_dead && wi)
-        wi->lease_min = now; /* look again at once */
-    return 0;
+    if (r == 0 && rc != SQLITE_DONE)
+        r = q_fail(q, rc);
+    for (size_t i = 0; i < ndead; i++) {
+        if (r == 0)
+            r = reclaim_run(q, 0, dead[i]);
+        free(dead[i]);
+    }
+    free(dead);
+    return r;
 }
 
 /* ---- waiting ------------------------------------------------------------------------------ */
@@ -529,8 +590,7 @@ static bool watch_drain(struct fq *q, struct watch *w)
     return hit;
 }
 
-/* Wait for a change (see the top of the file).  0 to look again, -EINTR, -ETIMEDOUT when the
- * deadline passed. */
+/* Wait for a change (see the top of the file) or the deadline.  0 to look again, -EINTR. */
 static int wait_change(struct fq *q, struct watch *w, const struct waitinfo *wi, lp_deadline d)
 {
     int intr = lp__wait_interrupt_fd();
@@ -547,7 +607,10 @@ static int wait_change(struct fq *q, struct watch *w, const struct waitinfo *wi,
     pfirst = npf;
     int cap = w->ifd >= 0 ? -1 : 250;
     bool again = false;
-    for (int i = 0; i < wi->n; i++) {
+    bool pidfds = lp__pidfd_wanted();
+    if (wi->n && !pidfds)
+        cap = cap < 0 || cap > 1000 ? 1000 : cap;
+    for (int i = 0; pidfds && i < wi->n; i++) {
         int fd = (int)syscall(SYS_pidfd_open, wi->pid[i], 0);
         if (fd < 0) {
             if (errno == ESRCH)
@@ -569,10 +632,8 @@ static int wait_change(struct fq *q, struct watch *w, const struct waitinfo *wi,
     int r = 0;
     for (;;) {
         int t = lp__remaining_ms(d);
-        if (t == 0 && d >= 0) {
-            r = -ETIMEDOUT;
-            break;
-        }
+        if (t == 0 && d >= 0)
+            break; /* the caller looks once more, then times out */
         if (again)
             break;
         if (wi->lease_min >= 0) {
@@ -641,27 +702,30 @@ static int q_open(lp_queue **qp, const char *uri, const char *rest, const lp_que
         q_free(&q->base);
         return r;
     }
-    const char *slash = strrchr(q->path, '/');
-    q->dir = slash ? (slash == q->path ? strdup("/") : strndup(q->path, (size_t)(slash - q->path)))
-                   : strdup(".");
-    q->file = strdup(slash ? slash + 1 : q->path);
     q->order = o->order;
     q->max_items = o->max_items;
     q->lease_ms = o->lease_ms;
     q->max_attempts = o->max_attempts;
     q->no_create = o->no_create;
     q->holder_pid = -1;
-    if (!q->dir || !q->file) {
-        q_free(&q->base);
-        return -ENOMEM;
-    }
-    r = db_open(&q->db, q->path, !o->no_create);
+    r = db_open(&q->db, q->path, !o->no_create, &q->busy_start);
     if (r < 0)
         goto fail;
+    /* What waiters watch: the directory of the file SQLite opened (absolute, symbolic links
+     * resolved: DB-wal is made beside the real file), as it is now (a later chdir is harmless). */
+    const char *real = sqlite3_db_filename(q->db, "main");
+    if (!real || !*real)
+        real = q->path;
+    const char *slash = strrchr(real, '/');
+    q->dir = slash ? (slash == real ? strdup("/") : strndup(real, (size_t)(slash - real)))
+                   : strdup(".");
+    q->file = strdup(slash ? slash + 1 : real);
+    if (!q->dir || !q->file) {
+        r = -ENOMEM;
+        goto fail;
+    }
     if (!o->no_create) {
-        int rc = sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_exec(q->db, schema, NULL, NULL, NULL);
+        int rc = exec_retry(q->db, schema);
         if (rc == SQLITE_OK) {
             r = queue_add(q);
             if (r < 0)
@@ -779,8 +843,6 @@ static int q_put(lp_queue *qq, const void *data, size_t n, int priority, lp_dead
             continue;
         }
         r = wait_change(q, &w, &wi, d);
-        if (r == -ETIMEDOUT)
-            r = lp__queue_seterr(-ETIMEDOUT, "file:%s#%s: the queue is full", q->path, q->name);
         if (r < 0)
             break;
         watch_drain(q, &w);
@@ -897,8 +959,6 @@ static int q_get(lp_queue *qq, lp_queue_item *it, lp_deadline d)
             continue;
         }
         r = wait_change(q, &w, &wi, d);
-        if (r == -ETIMEDOUT)
-            r = lp__queue_seterr(-ETIMEDOUT, "file:%s#%s: the queue is empty", q->path, q->name);
         if (r < 0)
             break;
         watch_drain(q, &w);
@@ -913,7 +973,11 @@ static int q_get(lp_queue *qq, lp_queue_item *it, lp_deadline d)
 static int claim_op(struct fq *q, int which, uint64_t id, bool failed, int lease_ms)
 {
     pthread_mutex_lock(&q->mu);
-    int r;
+    /* in BEGIN IMMEDIATE, as every write here: an autocommit write starts as a reader, and when
+     * another commit comes first it fails with SQLITE_BUSY without waiting */
+    int r = begin(q);
+    if (r < 0)
+        goto out;
     sqlite3_stmt *s = stmt(q, which);
     if (!s) {
         r = -EIO;
@@ -937,7 +1001,10 @@ static int claim_op(struct fq *q, int which, uint64_t id, bool failed, int lease
                              (unsigned long long)id);
     else
         r = 0;
+    if (r == 0)
+        r = commit(q);
 out:
+    rollback(q);
     pthread_mutex_unlock(&q->mu);
     return r;
 }
@@ -1073,26 +1140,27 @@ static int q_close(lp_queue *qq)
 {
     struct fq *q = (struct fq *)qq;
     pthread_mutex_lock(&q->mu);
-    int r;
-    sqlite3_stmt *s = stmt(q, S_CLOSE);
-    if (!s) {
+    int r = begin(q);
+    sqlite3_stmt *s = r == 0 ? stmt(q, S_CLOSE) : NULL;
+    if (r == 0 && !s)
         r = -EIO;
-    } else {
+    if (r == 0) {
         sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
         int rc = step_done(s);
-        r = rc == SQLITE_OK ? 0 : q_fail(q, rc);
+        r = rc == SQLITE_OK ? commit(q) : q_fail(q, rc);
     }
+    rollback(q);
     pthread_mutex_unlock(&q->mu);
     return r;
 }
 
 /* A connection for remove and list: a missing file is -ENOENT (and is not created). */
-static int side_open(sqlite3 **db, const char *path)
+static int side_open(sqlite3 **db, const char *path, int64_t *busy_start)
 {
     struct stat sb;
     if (stat(path, &sb) < 0 && errno == ENOENT)
         return lp__queue_seterr(-ENOENT, "file:%s: no such database", path);
-    return db_open(db, path, false);
+    return db_open(db, path, false, busy_start);
 }
 
 static bool no_tables(sqlite3 *db)
@@ -1107,7 +1175,8 @@ static int q_remove(const char *uri, const char *rest)
     if (r < 0)
         return r;
     sqlite3 *db;
-    if ((r = side_open(&db, path)) < 0)
+    int64_t busy_start;
+    if ((r = side_open(&db, path, &busy_start)) < 0)
         goto out;
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     sqlite3_stmt *s = NULL;
@@ -1155,7 +1224,8 @@ static int q_list(const char *uri, const char *rest, char ***names, size_t *n)
     if (r < 0)
         return r;
     sqlite3 *db;
-    if ((r = side_open(&db, path)) < 0) {
+    int64_t busy_start;
+    if ((r = side_open(&db, path, &busy_start)) < 0) {
         if (r == -ENOENT) /* no database: no queues */
             r = 0;
         free(path);

@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
+#include <sched.h>
 
 static char dir[256];
 static char uri_buf[8][512];
@@ -63,23 +63,6 @@ static const char *get_ack(lp_queue *q)
     return buf;
 }
 
-static int wait_child(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        cr_assert_eq(errno, EINTR);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void read_byte(int fd)
-{
-    char c;
-    ssize_t n;
-    while ((n = read(fd, &c, 1)) < 0 && errno == EINTR)
-        ;
-    cr_assert_eq(n, 1, "child did not report");
-}
-
 static void no_zombies(void)
 {
     int z;
@@ -133,6 +116,9 @@ Test(queue_file, several_queues_and_list)
     lp_queue *a = open_q(U("m.db", "alpha"), NULL);
     lp_queue *b = open_q(U("m.db", "beta"), &(lp_queue_opts){.order = LP_QUEUE_LIFO});
     lp_queue *d = open_q(U("m.db", NULL), NULL); /* "default" */
+    lp_queue *h = open_q(U("m.db", "x#y"), NULL); /* the path ends at the first '#' */
+    put_s(h, "h1", 0);
+    lp_queue_free(h);
     put_s(a, "a1", 0);
     put_s(a, "a2", 0);
     put_s(b, "b1", 0);
@@ -150,12 +136,14 @@ Test(queue_file, several_queues_and_list)
     cr_expect_eq(lp_queue_get(d, &it, 0), -ETIMEDOUT);
     char **names;
     cr_assert_eq(lp_queue_list(U("m.db", NULL), &names, &n), 0);
-    cr_assert_eq(n, 3);
+    cr_assert_eq(n, 4);
     cr_expect_str_eq(names[0], "alpha");
     cr_expect_str_eq(names[1], "beta");
     cr_expect_str_eq(names[2], "default");
-    cr_expect_null(names[3]);
+    cr_expect_str_eq(names[3], "x#y");
+    cr_expect_null(names[4]);
     lp_queue_names_free(names);
+    cr_assert_eq(lp_queue_remove(U("m.db", "x#y")), 0);
     /* remove drops one queue and its items */
     cr_assert_eq(lp_queue_remove(U("m.db", "beta")), 0);
     cr_expect_eq(lp_queue_remove(U("m.db", "beta")), -ENOENT);
@@ -168,6 +156,15 @@ Test(queue_file, several_queues_and_list)
     cr_expect_null(b2);
     cr_assert_eq(lp_queue_len(a, &n), 0);
     cr_expect_eq(n, 1);
+    /* a handle still open on a removed queue finds it empty, and a put makes it again */
+    lp_queue_item it2;
+    cr_expect_eq(lp_queue_get(b, &it2, 0), -ETIMEDOUT);
+    put_s(b, "b3", 0);
+    put_s(b, "b4", 0);
+    cr_expect_str_eq(get_ack(b), "b4"); /* with its order */
+    cr_assert_eq(lp_queue_list(U("m.db", NULL), &names, &n), 0);
+    cr_expect_eq(n, 3);
+    lp_queue_names_free(names);
     /* a missing database lists no queues */
     cr_assert_eq(lp_queue_list(U("none.db", NULL), &names, &n), 0);
     cr_expect_eq(n, 0);
@@ -211,53 +208,94 @@ Test(queue_file, binary_data)
     lp_queue_free(q);
 }
 
-/* A child that opens uri, says so on `ready`, then does one get with timeout 10 s and exits
- * with 0 if it got `want`, 3 for LP_ECLOSED, else 1. */
-static pid_t child_get(const char *uri, int ready, const char *want)
+/* ---- other processes: tests/helpers/lp-qtool ---------------------------------------------- */
+
+/* Start `lp-qtool URI ARGS...` with its stdout piped. */
+static lp_proc *tool4(const char *uri, const char *a1, const char *a2, const char *a3,
+                      const char *a4)
 {
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid)
-        return pid;
-    lp_queue *q;
-    if (lp_queue_open(&q, uri, NULL) < 0)
-        _exit(1);
-    if (write(ready, "r", 1) != 1)
-        _exit(1);
-    lp_queue_item it;
-    int r = lp_queue_get(q, &it, 10000);
-    if (r == LP_ECLOSED)
-        _exit(3);
-    if (r < 0)
-        _exit(2);
-    int ok = it.data.len == strlen(want) && memcmp(it.data.data, want, it.data.len) == 0 &&
-             lp_queue_ack(q, it.id) == 0;
-    lp_queue_item_free(&it);
-    lp_queue_free(q);
-    _exit(ok ? 0 : 1);
+    char *argv[] = {(char *)helper("lp-qtool"), (char *)uri, (char *)a1, (char *)a2, (char *)a3,
+                    (char *)a4, NULL};
+    lp_proc *p;
+    int r = lp_spawn(&p, &(lp_spawn_opts){.argv = argv, .out = LP_PIPE});
+    cr_assert_eq(r, 0, "spawn lp-qtool: %s", lp_proc_errmsg(NULL));
+    return p;
+}
+
+static lp_proc *tool(const char *uri, const char *a1, const char *a2, const char *a3)
+{
+    return tool4(uri, a1, a2, a3, NULL);
+}
+
+/* One line of its output (without the newline); "" at EOF. */
+static const char *tool_line(lp_proc *p)
+{
+    static char buf[256];
+    size_t n = 0;
+    for (;;) {
+        char c;
+        ssize_t k = read(lp_proc_fd(p, 1), &c, 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0 || c == '\n' || n == sizeof buf - 1)
+            break;
+        buf[n++] = c;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+/* Wait for it: its exit status, -SIGNAL if killed. */
+static int tool_end(lp_proc *p)
+{
+    int rc;
+    cr_assert_eq(lp_proc_wait(p, 20000, &rc), 0);
+    lp_proc_free(p);
+    return rc;
 }
 
 Test(queue_file, blocking_get_across_processes)
 {
     int fds = count_fds();
     lp_queue *q = open_q(U("x.db", NULL), NULL);
-    int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
     double t0 = now_s();
-    pid_t pid = child_get(U("x.db", NULL), p[1], "hello");
-    read_byte(p[0]);
+    lp_proc *p = tool(U("x.db", NULL), "get", "10000", NULL);
+    cr_assert_str_eq(tool_line(p), "ready");
     put_s(q, "hello", 0);
-    cr_expect_eq(wait_child(pid), 0);
+    cr_expect_str_eq(tool_line(p), "hello");
+    cr_expect_eq(tool_end(p), 0);
     cr_expect_lt(now_s() - t0, 5.0, "the getter was not woken by the put");
-    size_t n;
-    cr_assert_eq(lp_queue_len(q, &n), 0);
-    cr_expect_eq(n, 0);
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
-    cr_expect_eq(st.inflight, 0);
+    cr_expect_eq(st.waiting + st.inflight + st.dead, 0);
+    /* commits to another queue of the database wake the getter, which looks and waits on */
+    lp_queue *other = open_q(U("x.db", "other"), NULL);
+    p = tool(U("x.db", NULL), "get", "10000", NULL);
+    cr_assert_str_eq(tool_line(p), "ready");
+    for (int i = 0; i < 20; i++) {
+        put_s(other, "o", 0);
+        cr_expect_str_eq(get_ack(other), "o");
+    }
+    put_s(q, "mine", 0);
+    cr_expect_str_eq(tool_line(p), "mine");
+    cr_expect_eq(tool_end(p), 0);
+    lp_queue_free(other);
     lp_queue_free(q);
-    close(p[0]);
-    close(p[1]);
+    /* through a symbolic link in another directory (the WAL is beside the real file) */
+    char real[400], link[400];
+    snprintf(real, sizeof real, "%s/sub", dir);
+    cr_assert_eq(mkdir(real, 0700), 0);
+    snprintf(real, sizeof real, "%s/sub/real.db", dir);
+    snprintf(link, sizeof link, "%s/link.db", dir);
+    cr_assert_eq(symlink(real, link), 0);
+    q = open_q(U("sub/real.db", NULL), NULL);
+    p = tool(U("link.db", NULL), "get", "10000", NULL);
+    cr_assert_str_eq(tool_line(p), "ready");
+    put_s(q, "linked", 0);
+    cr_expect_str_eq(tool_line(p), "linked");
+    cr_expect_eq(tool_end(p), 0);
+    lp_queue_free(q);
+    cr_expect_lt(now_s() - t0, 5.0, "the getter was not woken by the put");
     cr_expect_eq(count_fds(), fds);
     no_zombies();
 }
@@ -279,12 +317,12 @@ Test(queue_file, get_timeout)
 Test(queue_file, close_wakes_getter_in_other_process)
 {
     lp_queue *q = open_q(U("c.db", NULL), NULL);
-    int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = child_get(U("c.db", NULL), p[1], "-");
-    read_byte(p[0]);
+    lp_proc *p = tool(U("c.db", NULL), "get", "10000", NULL);
+    cr_assert_str_eq(tool_line(p), "ready");
+    double t0 = now_s();
     cr_assert_eq(lp_queue_close(q), 0);
-    cr_expect_eq(wait_child(pid), 3);
+    cr_expect_eq(tool_end(p), 3);
+    cr_expect_lt(now_s() - t0, 5.0);
     cr_expect_eq(lp_queue_put(q, "x", 1, 0, 0), LP_ECLOSED);
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
@@ -301,8 +339,6 @@ Test(queue_file, close_wakes_getter_in_other_process)
     cr_expect_str_eq(get_ack(r), "left");
     cr_expect_eq(lp_queue_get(r, &it, -1), LP_ECLOSED);
     lp_queue_free(r);
-    close(p[0]);
-    close(p[1]);
     no_zombies();
 }
 
@@ -370,35 +406,29 @@ Test(queue_file, bound)
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.max_items, 2);
-    /* a child blocked in put wakes when the parent acks */
-    int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        lp_queue *c;
-        if (lp_queue_open(&c, U("b.db", NULL), NULL) < 0 || write(p[1], "r", 1) != 1)
-            _exit(1);
-        int r = lp_queue_put(c, "3", 1, 0, 10000);
-        lp_queue_free(c);
-        _exit(r == 0 ? 0 : 2);
-    }
-    read_byte(p[0]);
+    /* a process blocked in put wakes when this one acks */
+    lp_proc *p = tool(U("b.db", NULL), "putwait", "3", "10000");
+    cr_assert_str_eq(tool_line(p), "ready");
     cr_assert_eq(lp_queue_ack(q, it.id), 0);
     lp_queue_item_free(&it);
-    cr_expect_eq(wait_child(pid), 0);
+    cr_expect_eq(tool_end(p), 0);
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.waiting, 2);
     cr_expect_str_eq(get_ack(q), "2");
     cr_expect_str_eq(get_ack(q), "3");
-    /* the bound is fixed at creation */
+    /* and one blocked in put wakes at a close, with LP_ECLOSED */
+    put_s(q, "4", 0);
+    put_s(q, "5", 0);
+    p = tool(U("b.db", NULL), "putwait", "6", "10000");
+    cr_assert_str_eq(tool_line(p), "ready");
+    cr_assert_eq(lp_queue_close(q), 0);
+    cr_expect_eq(tool_end(p), 3);
     lp_queue_free(q);
+    /* the bound is fixed at creation */
     q = open_q(U("b.db", NULL), &(lp_queue_opts){.max_items = 10});
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.max_items, 2);
     lp_queue_free(q);
-    close(p[0]);
-    close(p[1]);
     no_zombies();
 }
 
@@ -421,6 +451,19 @@ Test(queue_file, lease_expiry)
     cr_expect_eq(lp_queue_ack(q, id), -ENOENT); /* the lost claim */
     cr_expect_eq(lp_queue_ack(q, it.id), 0);
     lp_queue_item_free(&it);
+    /* touch extends a lease */
+    put_s(q, "job2", 0);
+    t0 = now_s();
+    cr_assert_eq(lp_queue_get(q, &it, 0), 0);
+    cr_assert_eq(lp_queue_touch(q, it.id, 600), 0);
+    lp_queue_item it2;
+    cr_assert_eq(lp_queue_get(q, &it2, 5000), 0);
+    cr_expect_geq(now_s() - t0, 0.6);
+    cr_expect_str_eq(it2.data.data, "job2");
+    cr_expect_eq(lp_queue_ack(q, it.id), -ENOENT);
+    cr_expect_eq(lp_queue_ack(q, it2.id), 0);
+    lp_queue_item_free(&it);
+    lp_queue_item_free(&it2);
     lp_queue_free(q);
 }
 
@@ -428,39 +471,86 @@ Test(queue_file, holder_dead)
 {
     lp_queue *q = open_q(U("h.db", NULL), NULL); /* 5 min lease */
     put_s(q, "work", 0);
-    int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        lp_queue *c;
-        lp_queue_item it;
-        if (lp_queue_open(&c, U("h.db", NULL), NULL) < 0 || lp_queue_get(c, &it, 0) < 0)
-            _exit(1);
-        if (write(p[1], "r", 1) != 1)
-            _exit(1);
-        pause();
-        _exit(0);
-    }
-    read_byte(p[0]);
+    lp_proc *p = tool(U("h.db", NULL), "hold", NULL, NULL);
+    cr_assert_str_eq(tool_line(p), "held 1");
     lp_queue_item it;
-    cr_expect_eq(lp_queue_get(q, &it, 0), -ETIMEDOUT); /* the child holds it */
+    cr_expect_eq(lp_queue_get(q, &it, 0), -ETIMEDOUT); /* the other process holds it */
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.inflight, 1);
-    /* a getter blocked now wakes when the holder dies */
+    cr_assert_eq(lp_proc_kill(p, SIGKILL), 0);
+    cr_expect_eq(tool_end(p), -SIGKILL);
     double t0 = now_s();
-    kill(pid, SIGKILL);
-    cr_assert_eq(lp_queue_get(q, &it, 10000), 0, "%s", lp_queue_errmsg());
-    cr_expect_lt(now_s() - t0, 5.0);
+    cr_assert_eq(lp_queue_get(q, &it, 0), 0, "%s", lp_queue_errmsg());
+    cr_expect_lt(now_s() - t0, 2.0);
     cr_expect_str_eq(it.data.data, "work");
     cr_expect_eq(it.attempts, 2);
     cr_expect_eq(lp_queue_ack(q, it.id), 0);
     lp_queue_item_free(&it);
-    cr_expect_eq(wait_child(pid), 128 + SIGKILL);
     lp_queue_free(q);
-    close(p[0]);
-    close(p[1]);
+    no_zombies();
+}
+
+/* A get already blocked wakes the moment the holder dies (pidfd), not at the lease's end. */
+struct blocked_get {
+    lp_queue *q;
+    pid_t tid;
+    int r;
+    lp_queue_item it;
+};
+
+static void *blocked_get_main(void *arg)
+{
+    struct blocked_get *b = arg;
+    __atomic_store_n(&b->tid, gettid(), __ATOMIC_SEQ_CST);
+    b->r = lp_queue_get(b->q, &b->it, 20000);
+    return NULL;
+}
+
+/* Whether thread tid of this process sleeps in poll(2) (x86-64: 7, ppoll 271; elsewhere any
+ * sleep in a system call). */
+static bool in_poll(pid_t tid)
+{
+    char path[128], buf[64] = {0};
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+#if defined(__x86_64__)
+    return strncmp(buf, "7 ", 2) == 0 || strncmp(buf, "271 ", 4) == 0;
+#else
+    return buf[0] >= '0' && buf[0] <= '9';
+#endif
+}
+
+Test(queue_file, holder_death_wakes_blocked_get)
+{
+    lp_queue *q = open_q(U("hw.db", NULL), NULL);
+    put_s(q, "work", 0);
+    lp_proc *p = tool(U("hw.db", NULL), "hold", NULL, NULL);
+    cr_assert_str_eq(tool_line(p), "held 1");
+    struct blocked_get b = {.q = q};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, blocked_get_main, &b), 0);
+    pid_t tid;
+    while (!(tid = __atomic_load_n(&b.tid, __ATOMIC_SEQ_CST)))
+        sched_yield();
+    while (!in_poll(tid)) /* it found nothing and waits */
+        sched_yield();
+    double t0 = now_s();
+    cr_assert_eq(lp_proc_kill(p, SIGKILL), 0);
+    pthread_join(th, NULL);
+    cr_assert_eq(b.r, 0, "%d %s", b.r, lp_queue_errmsg());
+    cr_expect_lt(now_s() - t0, 5.0);
+    cr_expect_str_eq(b.it.data.data, "work");
+    cr_expect_eq(b.it.attempts, 2);
+    cr_expect_eq(lp_queue_ack(q, b.it.id), 0);
+    lp_queue_item_free(&b.it);
+    cr_expect_eq(tool_end(p), -SIGKILL);
+    lp_queue_free(q);
     no_zombies();
 }
 
@@ -469,7 +559,6 @@ Test(queue_file, dead_letters)
     lp_queue *q = open_q(U("d.db", NULL), &(lp_queue_opts){.max_attempts = 2});
     put_s(q, "x", 0);
     put_s(q, "y", 0);
-    put_s(q, "z", 0);
     lp_queue_item it;
     for (int attempt = 1; attempt <= 2; attempt++) {
         cr_assert_eq(lp_queue_get(q, &it, 0), 0);
@@ -478,15 +567,19 @@ Test(queue_file, dead_letters)
         cr_assert_eq(lp_queue_release(q, it.id, true), 0);
         lp_queue_item_free(&it);
     }
-    for (int attempt = 1; attempt <= 2; attempt++) {
-        cr_assert_eq(lp_queue_get(q, &it, 0), 0);
-        cr_expect_str_eq(it.data.data, "y");
-        /* a lost lease counts too */
-        cr_assert_eq(lp_queue_touch(q, it.id, 1), 0);
-        lp_queue_item_free(&it);
-        struct timespec ts = {0, 5 * 1000000};
-        nanosleep(&ts, NULL); /* past the 1 ms lease: any wait longer than 1 ms will do */
-    }
+    /* a lost lease counts too: the blocked get takes y again when its 1 ms lease ends; at the
+     * second loss y is dead, and a get finds nothing */
+    cr_assert_eq(lp_queue_get(q, &it, 0), 0);
+    cr_expect_str_eq(it.data.data, "y");
+    cr_assert_eq(lp_queue_touch(q, it.id, 1), 0);
+    lp_queue_item_free(&it);
+    cr_assert_eq(lp_queue_get(q, &it, 5000), 0);
+    cr_expect_str_eq(it.data.data, "y");
+    cr_expect_eq(it.attempts, 2);
+    cr_assert_eq(lp_queue_touch(q, it.id, 1), 0);
+    lp_queue_item_free(&it);
+    cr_expect_eq(lp_queue_get(q, &it, 300), -ETIMEDOUT);
+    put_s(q, "z", 0);
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.dead, 2);
@@ -508,47 +601,50 @@ Test(queue_file, dead_letters)
     lp_queue_free(q);
 }
 
-Test(queue_file, durability_kill)
+/* A producer killed with SIGKILL at some point of its puts (small items, and items of 256 KiB
+ * whose write takes a while): every put it was told about is there, whole, and nothing else
+ * but perhaps the one under way, whole too. */
+static void durability(const char *db, size_t total, size_t size)
 {
-    size_t total = test_count("LPQ_ITEMS", 300, 50);
-    int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        lp_queue *c;
-        if (lp_queue_open(&c, U("k.db", NULL), NULL) < 0)
-            _exit(1);
-        for (size_t i = 0;; i++) {
-            char s[32];
-            int len = snprintf(s, sizeof s, "item %zu", i);
-            if (lp_queue_put(c, s, (size_t)len, 0, -1) < 0)
-                _exit(2);
-            if (write(p[1], &i, sizeof i) != sizeof i) /* acknowledged: i is in */
-                _exit(3);
-        }
+    char sz[32];
+    snprintf(sz, sizeof sz, "%zu", size);
+    lp_proc *p = tool4(U(db, NULL), "produce", "0", "0", sz);
+    long last = -1;
+    for (size_t k = 0; k < total; k++) {
+        const char *l = tool_line(p);
+        cr_assert_eq(atol(l), last + 1, "line '%s'", l);
+        last++;
     }
-    close(p[1]);
-    size_t last = 0;
-    for (size_t k = 0; k < total; k++)
-        cr_assert_eq(read(p[0], &last, sizeof last), (ssize_t)sizeof last);
-    kill(pid, SIGKILL);
-    cr_expect_eq(wait_child(pid), 128 + SIGKILL);
-    size_t more;
-    while (read(p[0], &more, sizeof more) == sizeof more)
-        last = more;
-    close(p[0]);
-    lp_queue *q = open_q(U("k.db", NULL), NULL);
+    cr_assert_eq(lp_proc_kill(p, SIGKILL), 0);
+    for (const char *l; *(l = tool_line(p));) /* puts acknowledged before the kill */
+        last = atol(l);
+    cr_expect_eq(tool_end(p), -SIGKILL);
+    lp_queue *q = open_q(U(db, NULL), NULL);
     size_t n;
     cr_assert_eq(lp_queue_len(q, &n), 0);
-    cr_expect(n == last + 1 || n == last + 2, "%zu items, last acknowledged %zu", n, last);
+    cr_expect(n == (size_t)last + 1 || n == (size_t)last + 2, "%zu items, last acknowledged %ld",
+              n, last);
     for (size_t i = 0; i < n; i++) {
-        char s[32];
-        snprintf(s, sizeof s, "item %zu", i);
-        cr_expect_str_eq(get_ack(q), s);
+        lp_queue_item it;
+        cr_assert_eq(lp_queue_get(q, &it, 0), 0);
+        cr_assert_eq(it.data.len, size);
+        uint32_t v;
+        memcpy(&v, it.data.data, 4);
+        cr_expect_eq(v, i);
+        for (size_t k = 4; k < size; k++)
+            if (it.data.data[k] != (char)('a' + (v + k) % 26))
+                cr_assert_fail("item %u: byte %zu is wrong", v, k);
+        cr_assert_eq(lp_queue_ack(q, it.id), 0);
+        lp_queue_item_free(&it);
     }
     lp_queue_free(q);
     no_zombies();
+}
+
+Test(queue_file, durability_kill)
+{
+    durability("k.db", test_count("LPQ_ITEMS", 300, 50), 4);
+    durability("k2.db", test_count("LPQ_ITEMS", 40, 10), 256 * 1024);
 }
 
 Test(queue_file, file_mode_and_no_create)
@@ -607,62 +703,40 @@ Test(queue_file, errors)
 Test(queue_file, producers_consumers)
 {
     int fds = count_fds();
-    size_t per = test_count("LPQ_ITEMS", 300, 40);
+    size_t per = test_count("LPQ_ITEMS", 500, 100);
+    char n1[32], n2[32];
+    snprintf(n1, sizeof n1, "%zu", per);
+    snprintf(n2, sizeof n2, "%zu", 2 * per);
     lp_queue *q = open_q(U("pc.db", NULL), NULL);
-    int res[2];
-    cr_assert_eq(pipe2(res, O_CLOEXEC), 0);
-    pid_t pids[4];
-    for (int k = 0; k < 4; k++) {
-        pids[k] = fork();
-        cr_assert_geq(pids[k], 0);
-        if (pids[k])
-            continue;
-        lp_queue *c;
-        if (lp_queue_open(&c, U("pc.db", NULL), NULL) < 0)
-            _exit(1);
-        if (k < 2) {
-            for (size_t i = 0; i < per; i++) {
-                uint32_t v = (uint32_t)(k * per + i);
-                if (lp_queue_put(c, &v, sizeof v, 0, -1) < 0)
-                    _exit(2);
-            }
-        } else {
-            for (;;) {
-                lp_queue_item it;
-                int r = lp_queue_get(c, &it, -1);
-                if (r == LP_ECLOSED)
-                    break;
-                if (r < 0 || it.data.len != 4)
-                    _exit(3);
-                uint32_t v;
-                memcpy(&v, it.data.data, 4);
-                if (lp_queue_ack(c, it.id) < 0 || write(res[1], &v, 4) != 4)
-                    _exit(4);
-                lp_queue_item_free(&it);
-            }
-        }
-        lp_queue_free(c);
-        _exit(0);
+    lp_proc *prod[2] = {tool(U("pc.db", NULL), "produce", "0", n1),
+                        tool(U("pc.db", NULL), "produce", n1, n1)};
+    lp_proc *cons[2] = {tool(U("pc.db", NULL), "consume", NULL, NULL),
+                        tool(U("pc.db", NULL), "consume", NULL, NULL)};
+    for (int k = 0; k < 2; k++) {
+        free(read_all(lp_proc_fd(prod[k], 1), NULL));
+        cr_expect_eq(tool_end(prod[k]), 0);
     }
-    close(res[1]);
-    cr_expect_eq(wait_child(pids[0]), 0);
-    cr_expect_eq(wait_child(pids[1]), 0);
     /* once the producers are done, close: the consumers take what is left, then stop */
     cr_assert_eq(lp_queue_close(q), 0);
     unsigned char *seen = calloc(2 * per, 1);
-    uint32_t v;
     size_t got = 0;
-    while (read(res[0], &v, 4) == 4) {
-        cr_assert_lt(v, 2 * per);
-        cr_expect_eq(seen[v], 0, "item %u twice", v);
-        seen[v] = 1;
-        got++;
+    for (int k = 0; k < 2; k++) {
+        size_t len;
+        char *out = read_all(lp_proc_fd(cons[k], 1), &len);
+        cr_expect_eq(tool_end(cons[k]), 0);
+        cr_assert_eq(len % 4, 0);
+        for (size_t i = 0; i < len; i += 4) {
+            uint32_t v;
+            memcpy(&v, out + i, 4);
+            cr_assert_lt(v, 2 * per);
+            cr_expect_eq(seen[v], 0, "item %u twice", v);
+            seen[v] = 1;
+            got++;
+        }
+        free(out);
     }
-    cr_expect_eq(wait_child(pids[2]), 0);
-    cr_expect_eq(wait_child(pids[3]), 0);
     cr_expect_eq(got, 2 * per);
     free(seen);
-    close(res[0]);
     lp_queue_stats st;
     cr_assert_eq(lp_queue_stat(q, &st), 0);
     cr_expect_eq(st.waiting + st.inflight + st.dead, 0);
@@ -806,4 +880,28 @@ Test(queue_file, threads_share_a_handle)
         cr_expect_eq(seen[i], 1, "item %zu seen %d times", i, seen[i]);
     free(seen);
     lp_queue_free(q);
+}
+
+/* Processes creating one new database at the same time (the switch to WAL and the schema). */
+Test(queue_file, concurrent_creation)
+{
+    enum { N = 6 };
+    lp_proc *p[N];
+    char qn[N][8];
+    for (int k = 0; k < N; k++) {
+        snprintf(qn[k], sizeof qn[k], "q%d", k);
+        p[k] = tool(U("new.db", qn[k]), "put", "x", NULL);
+    }
+    for (int k = 0; k < N; k++) {
+        cr_expect_str_eq(tool_line(p[k]), "put 0");
+        cr_expect_eq(tool_end(p[k]), 0);
+    }
+    char **names;
+    size_t n;
+    cr_assert_eq(lp_queue_list(U("new.db", NULL), &names, &n), 0);
+    cr_expect_eq(n, N);
+    for (size_t k = 0; k < n && k < N; k++)
+        cr_expect_str_eq(names[k], qn[k]);
+    lp_queue_names_free(names);
+    no_zombies();
 }
