@@ -214,7 +214,7 @@ static bool count(const char *sub, const char *what, const char *s, size_t *n)
     char *e;
     errno = 0;
     unsigned long long v = strtoull(s, &e, 10);
-    if (!*s || *s == '-' || *s == '+' || *e || errno || v > SIZE_MAX) {
+    if (*s < '0' || *s > '9' || *e || errno || v > SIZE_MAX) {
         sh_error("queue: %s: bad %s '%s'", sub, what, s);
         return false;
     }
@@ -227,7 +227,7 @@ static bool priority(const char *s, int *p)
     char *e;
     errno = 0;
     long v = strtol(s, &e, 10);
-    if (!*s || *e || errno || v < INT_MIN || v > INT_MAX) {
+    if (!*s || *s == ' ' || *s == '\t' || *e || errno || v < INT_MIN || v > INT_MAX) {
         sh_error("queue: put: bad priority '%s'", s);
         return false;
     }

@@ -79,7 +79,7 @@ static bool sigpipe_blocked(void)
 /* Send with timeout 0 until the channel is full; the number of messages sent whole. */
 static size_t fill_up(lp_chan *a, size_t msg, unsigned *seq)
 {
-    char *buf = malloc(msg);
+    char *buf = calloc(1, msg);
     size_t k = 0;
     for (;;) {
         snprintf(buf, msg, "%u", *seq);
@@ -257,7 +257,7 @@ struct many_arg {
 static void *send_many(void *p)
 {
     struct many_arg *s = p;
-    char buf[64];
+    char buf[64] = {0};
     for (size_t i = 0; i < s->n; i++) {
         int len = snprintf(buf, sizeof buf, "message %zu", i);
         int r = lp_chan_send(s->c, buf, (size_t)len + (i % 3), HANG_MS); /* some with NULs */
@@ -505,7 +505,7 @@ Test(chan, send_timeout_when_peer_does_not_read)
     size_t k = fill_up(a, 3000, &seq);
     cr_assert_gt(k, 0);
     /* full: more sends time out (they may leave the rest of one frame pending) */
-    char msg[3000];
+    char msg[3000] = {0};
     snprintf(msg, sizeof msg, "%u", seq + 1);
     double t0 = now_s();
     cr_assert_eq(lp_chan_send(a, msg, sizeof msg, 30), -ETIMEDOUT);
@@ -629,7 +629,7 @@ Test(chan, wait_interrupt)
     unsigned seq = 0;
     size_t k = fill_up(a, 3000, &seq);
     lp_set_wait_interrupt(ip[0]);
-    char msg[3000];
+    char msg[3000] = {0};
     snprintf(msg, sizeof msg, "%u", seq + 1);
     cr_assert_eq(lp_chan_send(a, msg, sizeof msg, HANG_MS), -EINTR);
     cr_assert_eq(lp_chan_send(a, msg, sizeof msg, -1), -EINTR);

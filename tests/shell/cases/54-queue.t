@@ -490,3 +490,33 @@ put 0
 x
 -q
 --- status 0
+
+### a trapped signal interrupts a blocking get: status 128+N, the trap runs [pshell-only]
+# the signal is sent again and again until the get has returned: whichever comes during the
+# get interrupts it (one that comes before runs the trap and the get still waits)
+trap 'trapped=yes' USR1
+queue new w
+{ while [ ! -e done ]; do kill -USR1 $$; sleep 0.05; done; } &
+queue get w; echo "get $?"
+: >done
+wait
+echo "trapped=$trapped len=$(queue len w)"
+--- stdout
+get 138
+trapped=yes len=0
+--- status 0
+
+### a put blocked on a full bounded queue goes on when a get makes room [pshell-only]
+queue new --max 1 b
+queue put b first
+queue put b second &
+queue get b
+wait $!; echo "put $?"
+queue get b
+queue len b
+--- stdout
+first
+put 0
+second
+0
+--- status 0
