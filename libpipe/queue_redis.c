@@ -17,9 +17,21 @@
  *   lpq:{NAME}:wake     notification list for getters (at most one element)
  *   lpq:{NAME}:space    notification list for putters of a bounded queue (at most one element)
  *
+ * Ids go through the scripts as strings (string.format('%d')): Lua's own number to string
+ * conversion (%.14g) would lose digits from 10^14 on.
+ *
  * Every change is one Lua script (atomic on the server), using the server's TIME for leases so
  * that machines with different clocks agree.  Scripts run by EVALSHA; NOSCRIPT (a restarted
- * server) loads them again.
+ * server) loads them again.  Every script first gives back the claims whose lease has ended
+ * (so ack, release and touch of such a claim fail with -ENOENT at once, by the server's clock,
+ * whether or not another get came by first).
+ *
+ * Holders of this machine that died.  Whether a process exists can only be seen here (/proc),
+ * so the claim, stat and peek scripts take, besides their own arguments, this handle's holder,
+ * "HOST:", the local holders it found dead (the script gives their claims back first) and those
+ * it found alive; a local holder of a claim in neither list makes the script answer {-4, those
+ * holders} without doing anything, and the handle looks at them and runs it again.  So a get
+ * costs one round trip, and still sees every local holder that held a claim at that moment.
  *
  * Blocking.  Scripts cannot block, so a get that finds nothing waits with BLPOP on the wake list
  * (a put, a release, a reclaimed lease, a close push one element when the list is empty; a
@@ -36,11 +48,13 @@
  * claims, a blocked get looks every HOLDER_POLL_MS whether they died (a death has no event).
  *
  * Connections: a socket we make (SOCK_CLOEXEC, so no descriptor leaks into children) handed to
- * hiredis; AUTH when the URI has a password.  A connection lost in the middle of a command is
+ * hiredis; AUTH when the URI has a password; SIGPIPE blocked around writes (a server that went
+ * away gives EPIPE, not a signal).  A connection lost in the middle of a command is
  * made again once and the command repeated (a put whose reply was lost may then be stored
  * twice: delivery is at least once anyway); a second failure is -EIO with hiredis' text.
  * Durability is the server's: with appendonly yes and appendfsync always an acknowledged put
- * survives a crash of the server. */
+ * survives a crash of the server.  Needs Redis 6.0 or later (BLPOP with a fractional timeout,
+ * HSET of several fields); one server, not a cluster (list SCANs one node). */
 #include "queue.h"
 
 #include <errno.h>
@@ -51,6 +65,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +106,7 @@ static const char *const key_suffix[NKEYS] = {"meta",   "ready",   "items", "att
     "    redis.call('RPUSH', D, id)\n"                                                              \
     "    wake(S)\n"                                                                                 \
     "  else\n"                                                                                      \
-    "    if not failed and att > 0 then redis.call('HSET', A, id .. 'a', att - 1) end\n"            \
+    "    if not failed and att > 0 then redis.call('HSET', A, id .. 'a', string.format('%d', att - 1)) end\n"            \
     "    local order = tonumber(redis.call('HGET', M, 'order'))\n"                                  \
     "    local prio = tonumber(redis.call('HGET', A, id .. 'p'))\n"                                 \
     "    redis.call('ZADD', R, 0, member(order, id, prio))\n"                                       \
@@ -108,7 +123,7 @@ static const char *const key_suffix[NKEYS] = {"meta",   "ready",   "items", "att
     "  return id\n"                                                                                 \
     "end\n"                                                                                         \
     "local function reclaim(now, maxatt)\n"                                                         \
-    "  local ex = redis.call('ZRANGEBYSCORE', L, '-inf', now)\n"                                    \
+    "  local ex = redis.call('ZRANGEBYSCORE', L, '-inf', string.format('%d', now))\n"              \
     "  for _, cid in ipairs(ex) do\n"                                                               \
     "    local id = drop_claim(cid)\n"                                                              \
     "    if id then back(id, true, maxatt) end\n"                                                   \
@@ -152,6 +167,7 @@ static const char *const scripts[S_N] = {
     [S_OPEN] = LUA_PRELUDE
     "if redis.call('EXISTS', M) == 0 then\n"
     "  if ARGV[3] ~= '1' then return {-2} end\n"
+    "  redis.call('DEL', W, S)\n" /* a removed namesake's notifications (they expire) */
     "  redis.call('HSET', M, 'order', ARGV[1], 'max_items', ARGV[2], 'closed', 0,\n"
     "             'created', redis.call('TIME')[1], 'seq', 0, 'claimseq', 0)\n"
     "end\n"
@@ -167,7 +183,7 @@ static const char *const scripts[S_N] = {
     "  reclaim(now, tonumber(ARGV[3]))\n"
     "  if redis.call('ZCARD', R) + redis.call('HLEN', C) >= max then return {0, next_lease(now)} end\n"
     "end\n"
-    "local id = redis.call('HINCRBY', M, 'seq', 1)\n"
+    "local id = string.format('%d', redis.call('HINCRBY', M, 'seq', 1))\n"
     "local prio = tonumber(ARGV[2])\n"
     "redis.call('HSET', I, id, ARGV[1])\n"
     "redis.call('HSET', A, id .. 'p', ARGV[2], id .. 'a', 0)\n"
@@ -193,12 +209,12 @@ static const char *const scripts[S_N] = {
     "redis.call('ZREM', R, m[1])\n"
     "local id = string.match(m[1], '|(%d+)$')\n"
     "local att = redis.call('HINCRBY', A, id .. 'a', 1)\n"
-    "local cid = redis.call('HINCRBY', M, 'claimseq', 1)\n"
+    "local cid = string.format('%d', redis.call('HINCRBY', M, 'claimseq', 1))\n"
     "redis.call('HSET', C, cid, id .. '|' .. ARGV[3])\n"
-    "redis.call('ZADD', L, now + tonumber(ARGV[2]), cid)\n"
+    "redis.call('ZADD', L, string.format('%d', now + tonumber(ARGV[2])), cid)\n"
     "redis.call('HINCRBY', H, ARGV[3], 1)\n"
     "if redis.call('ZCARD', R) > 0 or closed() then wake(W) end\n"
-    "return {1, cid, redis.call('HGET', I, id), tonumber(redis.call('HGET', A, id .. 'p')), att}\n",
+    "return {1, tonumber(cid), redis.call('HGET', I, id), tonumber(redis.call('HGET', A, id .. 'p')), att}\n",
 
     /* ACK: ARGV claim id, max_attempts -> {1} | {-3} not held | {-2} */
     [S_ACK] = LUA_PRELUDE LUA_EXISTS
@@ -223,7 +239,7 @@ static const char *const scripts[S_N] = {
     "local now = now_ms()\n"
     "reclaim(now, tonumber(ARGV[3]))\n"
     "if redis.call('HEXISTS', C, ARGV[1]) == 0 then return {-3} end\n"
-    "redis.call('ZADD', L, now + tonumber(ARGV[2]), ARGV[1])\n"
+    "redis.call('ZADD', L, string.format('%d', now + tonumber(ARGV[2])), ARGV[1])\n"
     "return {1}\n",
 
     /* STAT: ARGV max_attempts, the holder check -> {1, waiting, inflight, dead, max_items, order,
@@ -245,9 +261,9 @@ static const char *const scripts[S_N] = {
     "local max = tonumber(ARGV[1])\n"
     "local ids = {}\n"
     "if ARGV[2] == '1' then\n"
-    "  ids = redis.call('LRANGE', D, 0, max - 1)\n"
+    "  ids = redis.call('LRANGE', D, 0, string.format('%d', max - 1))\n"
     "else\n"
-    "  for i, m in ipairs(redis.call('ZRANGE', R, 0, max - 1)) do ids[i] = string.match(m, '|(%d+)$') end\n"
+    "  for i, m in ipairs(redis.call('ZRANGE', R, 0, string.format('%d', max - 1))) do ids[i] = string.match(m, '|(%d+)$') end\n"
     "end\n"
     "local out = {1, #ids}\n"
     "for _, id in ipairs(ids) do\n"
@@ -522,7 +538,10 @@ static int connect_ctx(const struct target *t, redisContext **out)
     struct timeval tv = {.tv_sec = COMMAND_TIMEOUT_S};
     redisSetTimeout(c, tv);
     if (t->pass) {
+        struct lp__sigpipe sp;
+        lp__sigpipe_block(&sp);
         redisReply *r = t->user ? redisCommand(c, "AUTH %s %s", t->user, t->pass) : redisCommand(c, "AUTH %s", t->pass);
+        lp__sigpipe_restore(&sp, r == NULL);
         if (!r) {
             rc = lp__queue_seterr(-EIO, "redis %s:%d: AUTH: %s", t->host, t->port, c->errstr);
             redisFree(c);
@@ -592,11 +611,15 @@ static int run_locked(struct rq *q, int argc, const char **argv, const size_t *l
             if (rc < 0) {
                 if (!lost[0])
                     return rc;
-                return lp__queue_seterr(-EIO, "redis %s:%d: connection lost (%s), and again: %s", q->t.host,
-                                        q->t.port, lost, lp_queue_errmsg());
+                char why[LP_ERRMSG_MAX];
+                snprintf(why, sizeof why, "%s", lp_queue_errmsg());
+                return lp__queue_seterr(-EIO, "connection lost (%s), and then %s", lost, why);
             }
         }
+        struct lp__sigpipe sp; /* a write to a connection the server closed: EPIPE, no signal */
+        lp__sigpipe_block(&sp);
         redisReply *r = redisCommandArgv(q->c, argc, argv, lens);
+        lp__sigpipe_restore(&sp, r == NULL);
         if (r) {
             if (r->type == REDIS_REPLY_ERROR && r->str && !strncmp(r->str, "LOADING", 7) && loading++ < 3000) {
                 freeReplyObject(r);
@@ -607,7 +630,7 @@ static int run_locked(struct rq *q, int argc, const char **argv, const size_t *l
             return 0;
         }
         int err = q->c->err;
-        snprintf(lost, sizeof lost, "%s", q->c->errstr);
+        snprintf(lost, sizeof lost, "%s", q->c->errstr[0] ? q->c->errstr : "connection lost");
         redisFree(q->c);
         q->c = NULL;
         if (err == REDIS_ERR_OOM)
@@ -902,9 +925,14 @@ static int wait_note(struct rq *q, int key, int ms)
     int done = 0;
     if (redisAppendCommandArgv(c, 3, argv, NULL) != REDIS_OK)
         goto fail;
-    while (!done)
-        if (redisBufferWrite(c, &done) != REDIS_OK)
-            goto fail;
+    struct lp__sigpipe sp;
+    lp__sigpipe_block(&sp);
+    int wr = REDIS_OK;
+    while (!done && (wr = redisBufferWrite(c, &done)) == REDIS_OK)
+        ;
+    lp__sigpipe_restore(&sp, wr != REDIS_OK);
+    if (wr != REDIS_OK)
+        goto fail;
     int intr = lp__wait_interrupt_fd();
     lp_deadline limit = ms < 0 ? -1 : lp__deadline(ms + 5000); /* the server answers by then */
     for (;;) {
@@ -1003,14 +1031,12 @@ static int rq_new(struct rq **out, const char *uri, const char *rest, bool need_
     }
     q->pid = getpid();
     snprintf(q->holder, sizeof q->holder, "%s", lp__queue_holder());
-    const char *c1 = strchr(q->holder, ':');
-    /* holder = HOST:PID:START; the host has no ':' unless it is odd: then the last two ':' */
-    const char *c2 = strrchr(q->holder, ':');
-    const char *c = c2;
-    while (c > q->holder && c[-1] != ':')
+    /* holder = HOST:PID:START: the prefix is up to the ':' before PID (from the end: a host
+     * name with a ':' in it still works) */
+    const char *c = strrchr(q->holder, ':');
+    while (c && c > q->holder && c[-1] != ':')
         c--;
-    (void)c1;
-    snprintf(q->host_prefix, sizeof q->host_prefix, "%.*s", (int)(c - q->holder), q->holder);
+    snprintf(q->host_prefix, sizeof q->host_prefix, "%.*s", c ? (int)(c - q->holder) : 0, q->holder);
     if ((rc = connect_ctx(&q->t, &q->c)) < 0) {
         rq_free(q);
         return rc;
@@ -1021,7 +1047,6 @@ static int rq_new(struct rq **out, const char *uri, const char *rest, bool need_
 
 static int q_open(lp_queue **qq, const char *uri, const char *rest, const lp_queue_opts *o)
 {
-    (void)uri;
     struct rq *q;
     int rc = rq_new(&q, uri, rest, true);
     if (rc < 0)
@@ -1248,6 +1273,11 @@ static int q_remove(const char *uri, const char *rest)
     return rc;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int q_list(const char *uri, const char *rest, char ***names, size_t *n)
 {
     struct rq *q;
@@ -1291,6 +1321,8 @@ static int q_list(const char *uri, const char *rest, char ***names, size_t *n)
     } while (rc == 0 && strcmp(cursor, "0") != 0);
     unlock(q);
     rq_free(q);
+    if (rc == 0 && *n > 1)
+        qsort(*names, *n, sizeof **names, cmp_names);
     return rc;
 }
 
