@@ -13,15 +13,17 @@
  * Threads.  Waiting for new items and for job completions at the same time, without polling:
  *   - the getter thread claims items.  It waits (condition variable) until fewer than N claims
  *     are held, then blocks in lp_queue_get (on the one queue handle, which the main thread
- *     uses meanwhile: lp_queue_* may be called from any thread); each item it gets
- *     goes to the hand-off list and a byte to the wake pipe.  Its lp_set_wait_interrupt
- *     descriptor is the kick pipe: a byte there makes lp_queue_get return -EINTR (to stop it,
- *     or with --drain to look at lp_queue_stat again when one of our jobs ended);
+ *     uses meanwhile: lp_queue_* may be called from any thread); each item it gets goes to the
+ *     hand-off list and a byte to the wake pipe.  Its lp_set_wait_interrupt descriptor during
+ *     lp_queue_get is the kick pipe: a byte there makes the get return -EINTR (to stop it, or
+ *     with --drain to look at lp_queue_stat again when one of our jobs ended);
  *   - the main thread does everything else: it submits the handed-off items to the pool,
- *     drives the pool in lp_pool_next (its lp_set_wait_interrupt descriptor is the wake pipe,
- *     so a new item or a stop request wakes it), shows each ended job's output, acks or
- *     releases its item, and renews (lp_queue_touch) the claims of running jobs every third of
- *     the lease.  Shell state (variables, functions, PATH lookups) is only touched here;
+ *     drives the pool in lp_pool_next (with the wake pipe as its lp_set_wait_interrupt
+ *     descriptor, so a new item or a stop request wakes it), shows each ended job's output,
+ *     acks or releases its item, and renews (lp_queue_touch) the claims of running jobs every
+ *     third of the lease.  Shell state (variables, functions, PATH lookups) is only touched here.
+ *     The interrupt descriptors are set only around those two waits: a store may give up
+ *     waiting for a lock when it is readable (the file store does), and an ack must not;
  *   - pool.c's interrupt watcher thread turns Ctrl-C, a trapped signal or a caught SIGTERM
  *     into a stop request (flag, wake and kick).
  * With --drain the getter waits for items at most DRAIN_POLL_MS at a time: other workers'
@@ -228,7 +230,6 @@ static void drain_fd(int fd)
 static void *getter_main(void *arg)
 {
     wrun *w = arg;
-    lp_set_wait_interrupt(w->kick[0]);
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->stop && w->claims >= w->o.jobs) /* claim only for a free slot */
@@ -239,7 +240,10 @@ static void *getter_main(void *arg)
         w->in_get = true;
         pthread_mutex_unlock(&w->mu);
         lp_queue_item it = {0};
+        /* the kick interrupts the wait for an item, nothing else (see the top) */
+        lp_set_wait_interrupt(w->kick[0]);
         int e = lp_queue_get(w->q, &it, w->o.drain ? DRAIN_POLL_MS : -1);
+        lp_set_wait_interrupt(-1);
         lp_queue_stats st = {0};
         int se = 0;
         if (w->o.drain && (e == -ETIMEDOUT || e == -EINTR))
@@ -422,7 +426,6 @@ static int work_loop(wrun *w)
     int status = sh_interrupt_status(); /* drains the self-pipe: what is left there is news */
     int renew_ms = (int)(w->o.lease_ms / 3 > 0 ? w->o.lease_ms / 3 : 1);
     int64_t next_renew = now_ms() + renew_ms;
-    lp_set_wait_interrupt(w->wake[0]);
     while (!status) {
         drain_fd(w->wake[0]);
         bool gdone, stop;
@@ -439,7 +442,9 @@ static int work_loop(wrun *w)
         lp_future *f = NULL;
         int e;
         if (w->running > 0) {
+            lp_set_wait_interrupt(w->wake[0]); /* only there: not while acking (see getter_main) */
             e = lp_pool_next(w->p, tmo, &f);
+            lp_set_wait_interrupt(-1);
         } else {
             struct pollfd pf = {.fd = w->wake[0], .events = POLLIN};
             e = poll(&pf, 1, tmo) < 0 && errno != EINTR ? -errno : -EINTR;
@@ -460,7 +465,6 @@ static int work_loop(wrun *w)
             break;
         }
     }
-    lp_set_wait_interrupt(-1);
     return status;
 }
 
