@@ -227,6 +227,17 @@ static void drain_fd(int fd)
         ;
 }
 
+/* the job of a claimed item (it is freed) */
+static wjob *job_of_item(lp_queue_item *it)
+{
+    wjob *j = xcalloc(1, sizeof *j);
+    j->item = xstrdup(it->data.data ? it->data.data : "");
+    j->id = it->id;
+    j->attempts = it->attempts;
+    lp_queue_item_free(it);
+    return j;
+}
+
 static void *getter_main(void *arg)
 {
     wrun *w = arg;
@@ -261,11 +272,7 @@ static void *getter_main(void *arg)
                 w->claims--;
                 break;
             }
-            wjob *j = xcalloc(1, sizeof *j);
-            j->item = xstrdup(it.data.data ? it.data.data : "");
-            j->id = it.id;
-            j->attempts = it.attempts;
-            lp_queue_item_free(&it);
+            wjob *j = job_of_item(&it);
             *w->hand_tail = j;
             w->hand_tail = &j->next;
             poke(w->wake[1]);
@@ -341,6 +348,26 @@ static void free_job(wjob *j)
     free(j);
 }
 
+static bool start_job(wrun *w, wjob *j, bool stop);
+
+/* A slot is free: take the next item at once on this thread when one waits (the getter's
+ * hand-off costs two thread switches per job), else give the slot back to the getter. */
+static void refill(wrun *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool stop = w->stop || w->getter_done;
+    pthread_mutex_unlock(&w->mu);
+    if (!stop && !w->t.write_errno) {
+        lp_queue_item it = {0};
+        if (lp_queue_get(w->q, &it, 0) == 0) {
+            start_job(w, job_of_item(&it), false);
+            return;
+        }
+        lp_queue_item_free(&it);
+    }
+    claim_done(w);
+}
+
 /* a job ended: its output, then ack (success) or release as a failed attempt */
 static void job_ended(wrun *w, wjob *j)
 {
@@ -362,7 +389,7 @@ static void job_ended(wrun *w, wjob *j)
     unhold(w, j);
     w->running--;
     free_job(j);
-    claim_done(w);
+    refill(w);
 }
 
 static void renew(wrun *w)
@@ -397,28 +424,39 @@ static bool submit_handed(wrun *w, bool *gdone, bool *stop)
         wjob *j = list;
         list = j->next;
         j->next = NULL;
-        int e = -ECANCELED;
-        if (!*stop) {
-            j->j = (sh_job){.t = &w->t, .seq = ++w->seq, .args = &j->item};
-            e = sh_job_submit(w->p, &j->j);
+        if (!start_job(w, j, *stop)) {
+            pthread_mutex_lock(&w->mu);
+            *stop = w->stop;
+            pthread_mutex_unlock(&w->mu);
         }
-        if (e == 0) {
-            j->next = w->held;
-            w->held = j;
-            w->running++;
-            continue;
-        }
-        if (e != -ECANCELED) {
-            fprintf(stderr, "pshell: queue: work: cannot submit a job: %s\n", lp_strerror(e));
-            on_intr(w);
-            *stop = true;
-        }
-        lp_queue_release(w->q, j->id, false);
-        j->j.f = NULL;
-        free_job(j);
-        claim_done(w);
     }
     return !*stop;
+}
+
+/* Start the job of a claimed item: true; false when stopping or it could not be submitted
+ * (reported, and the worker stops): its claim is given back. */
+static bool start_job(wrun *w, wjob *j, bool stop)
+{
+    int e = -ECANCELED;
+    if (!stop) {
+        j->j = (sh_job){.t = &w->t, .seq = ++w->seq, .args = &j->item};
+        e = sh_job_submit(w->p, &j->j);
+    }
+    if (e == 0) {
+        j->next = w->held;
+        w->held = j;
+        w->running++;
+        return true;
+    }
+    if (e != -ECANCELED) {
+        fprintf(stderr, "pshell: queue: work: cannot submit a job: %s\n", lp_strerror(e));
+        on_intr(w);
+    }
+    lp_queue_release(w->q, j->id, false);
+    j->j.f = NULL;
+    free_job(j);
+    claim_done(w);
+    return false;
 }
 
 static int work_loop(wrun *w)
