@@ -21,7 +21,9 @@
  *     drives the pool in lp_pool_next (with the wake pipe as its lp_set_wait_interrupt
  *     descriptor, so a new item or a stop request wakes it), shows each ended job's output,
  *     acks or releases its item, and renews (lp_queue_touch) the claims of running jobs every
- *     third of the lease.  Shell state (variables, functions, PATH lookups) is only touched here.
+ *     third of the lease.  The slot a job frees it fills itself when an item waits (lp_queue_get
+ *     with timeout 0: no hand-off, two thread switches less per job), else it gives the slot
+ *     back to the getter.  Shell state (variables, functions, PATH lookups) is only touched here.
  *     The interrupt descriptors are set only around those two waits: a store may give up
  *     waiting for a lock when it is readable (the file store does), and an ack must not;
  *   - pool.c's interrupt watcher thread turns Ctrl-C, a trapped signal or a caught SIGTERM
