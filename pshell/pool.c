@@ -344,39 +344,23 @@ static void sb_transform(sbuf *b, const char *s, enum rkind k)
 /* ---- the run ------------------------------------------------------------------------------------- */
 typedef struct prun prun;
 
-typedef struct pjob {
-    prun *run;
-    uint64_t seq;    /* 1, 2, ... in input order */
-    char **args;     /* one item per input source */
-    lp_future *f;
-    size_t received; /* --line-buffer: bytes of stdout */
-    bool done;
-} pjob;
+/* a job: its seq (1, 2, ... in input order), one item per input source */
+typedef sh_job pjob;
 
 struct prun {
+    sh_jobtmpl t; /* the template (t.ngroups: the number of input sources) */
     popts o;
-    char **tmpl; /* the command words (none with a body) */
-    int ntmpl;
-    node *body;
-    bool has_repl, has_slot;
     char ***groups; /* input sources: NULL-terminated item lists */
     size_t *gn;
-    int ngroups;
     char **bufs; /* storage of items read from files, freed at the end */
     int nbufs;
     pjob *jobs;
     size_t njobs;
     char **argsv; /* njobs * ngroups item pointers */
-    int pass[8];
     int logfd;
-    int write_errno; /* writing our output failed */
     int nfail, nsucc;
     bool halted;
     int halt_status; /* >= 0: the status a halt on failure gives */
-    bool bar;
-    char *cached_name, *cached_path;
-    struct sigaction old_pipe; /* SIGPIPE is ignored while jobs run: EPIPE stops the pool */
-    sigset_t handled;          /* the shell's handled signals and ours (lp_spawn's hint) */
     /* jobs are submitted as slots free up (a halt then starts nothing more); nsub and the
      * futures are shared with the interrupt watcher, under mu */
     pthread_mutex_t mu;
@@ -387,8 +371,9 @@ struct prun {
 /* The words of job j (slot: its slot, 0 when not known): the template with its replacement
  * strings replaced, the items appended when it has none.  A word that is exactly a
  * replacement of every source ({} with two ::: lists) gives one word per item. */
-static void job_words(prun *r, pjob *j, int slot, strlist *out)
+void sh_job_words(const sh_job *j, int slot, strlist *out)
 {
+    const sh_jobtmpl *r = j->t;
     char num[32];
     for (int w = 0; w < r->ntmpl; w++) {
         const char *t = r->tmpl[w];
@@ -446,6 +431,7 @@ static bool fatal_set[NFATAL];
 static volatile sig_atomic_t fatal_sig;
 static int fatal_pipe[2] = {-1, -1};
 static pid_t fatal_pid;
+static struct sigaction old_pipe; /* SIGPIPE is ignored while jobs run: EPIPE stops the pool */
 
 static void on_fatal(int sig)
 {
@@ -489,25 +475,53 @@ static void fatal_restore(void)
         }
 }
 
+void sh_jobs_signals_begin(void)
+{
+    /* a reader of our output that goes away (pool ... | head) gives EPIPE, not our death:
+     * then every job is stopped, with its process group, not only its first process */
+    struct sigaction ign = {.sa_handler = SIG_IGN};
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old_pipe);
+    fatal_install();
+}
+
+void sh_jobs_signals_end(void)
+{
+    sigaction(SIGPIPE, &old_pipe, NULL);
+    fatal_restore();
+    if (fatal_sig) { /* every job is gone: now die of it, as without the pool */
+        char b[64];
+        while (read(fatal_pipe[0], b, sizeof b) > 0)
+            ;
+        sh_flush();
+        kill(getpid(), fatal_sig);
+    }
+}
+
+int sh_jobs_fatal_sig(void)
+{
+    return fatal_sig;
+}
+
 /* the child of a call job (builtin, function, body, or a command using {%}) */
 static int job_child(void *arg)
 {
     pjob *j = arg;
-    prun *r = j->run;
-    sigaction(SIGPIPE, &r->old_pipe, NULL);
+    sigaction(SIGPIPE, &old_pipe, NULL);
     fatal_restore();
+    lp_set_wait_interrupt(-1); /* not the one of the thread that forked us (queue work sets one) */
     const char *s = getenv("LP_POOL_SLOT");
     int slot = s ? atoi(s) : 0;
     if (s)
         var_set("LP_POOL_SLOT", s, V_EXPORT);
     strlist w = {0};
-    job_words(r, j, slot, &w);
+    sh_job_words(j, slot, &w);
     if (w.n == 0)
         _exit(0);
-    sh_child_run(w.n, w.v, r->body);
+    sh_child_run(w.n, w.v, j->t->body);
 }
 
-static void emit(prun *r, int fd, const char *p, size_t n)
+static void emit(sh_jobtmpl *r, int fd, const char *p, size_t n)
 {
     if (n == 0 || (fd == 1 && r->write_errno))
         return;
@@ -523,15 +537,16 @@ static int on_line(void *ctx, int stdio, const char *data, size_t len)
     pjob *j = ctx;
     if (stdio == 1)
         j->received += len;
-    emit(j->run, stdio == 2 ? 2 : 1, data, len);
+    emit(j->t, stdio == 2 ? 2 : 1, data, len);
     return 0;
 }
 
 /* the command line of a job for messages and the job log */
-static char *job_text(prun *r, pjob *j)
+static char *job_text(const pjob *j)
 {
+    const sh_jobtmpl *r = j->t;
     strlist w = {0};
-    job_words(r, j, lp_future_slot(j->f), &w);
+    sh_job_words(j, lp_future_slot(j->f), &w);
     sbuf b = {0};
     if (r->body)
         sb_str(&b, w.n ? "{ ... } " : "{ ... }");
@@ -541,10 +556,10 @@ static char *job_text(prun *r, pjob *j)
 }
 
 /* a job that could not be started: the shell's message ("frob: command not found") */
-static int start_failure(prun *r, pjob *j, int err)
+static int start_failure(const pjob *j, int err)
 {
     strlist w = {0};
-    job_words(r, j, lp_future_slot(j->f), &w);
+    sh_job_words(j, lp_future_slot(j->f), &w);
     const char *name = w.n ? w.v[0] : "";
     const char *d = lp_future_errmsg(j->f);
     int st = 126;
@@ -568,7 +583,7 @@ static void log_job(prun *r, pjob *j, const lp_result *res, int exitval, int sig
     clock_gettime(CLOCK_REALTIME, &now);
     double wall = res ? res->usage.wall_s : 0;
     double start = (double)now.tv_sec + now.tv_nsec / 1e9 - wall;
-    char *cmd = job_text(r, j);
+    char *cmd = job_text(j);
     char head[160];
     int n = snprintf(head, sizeof head, "%llu\t:\t%.3f\t%.3f\t0\t%zu\t%d\t%d\t",
                      (unsigned long long)j->seq, start, wall,
@@ -622,30 +637,31 @@ static void job_ended(prun *r, pjob *j)
 }
 
 /* print a job's output (stdout, then stderr) and what went wrong */
-static void show(prun *r, pjob *j)
+void sh_job_show(sh_job *j)
 {
+    sh_jobtmpl *r = j->t;
     int err = lp_future_error(j->f);
     if (err == -ECANCELED)
         return;
     const lp_result *res = lp_future_result(j->f);
-    if (!r->o.line_buffer && res) {
+    if (!r->line_buffer && res) {
         emit(r, 1, res->out.data, res->out.len);
         emit(r, 2, res->err.data, res->err.len);
     }
     if (err != 0 && err != LP_ECHECK && err != -ETIMEDOUT) {
         if (r->bar)
             sh_write_all(2, "\r\033[K", 4);
-        start_failure(r, j, err);
+        start_failure(j, err);
     } else if (err == -ETIMEDOUT) {
-        char *cmd = job_text(r, j);
-        fprintf(stderr, "pshell: pool: timed out: %s\n", cmd);
+        char *cmd = job_text(j);
+        fprintf(stderr, "pshell: %s: timed out: %s\n", r->who, cmd);
         free(cmd);
     }
 }
 
 static void show_bar(prun *r, lp_pool *p, bool last)
 {
-    if (!r->bar)
+    if (!r->t.bar)
         return;
     size_t pend = 0, run = 0, done = 0;
     lp_pool_stats(p, &pend, &run, &done);
@@ -656,7 +672,7 @@ static void show_bar(prun *r, lp_pool *p, bool last)
 }
 
 /* program lookup, cached for the common case of one program for every job */
-static const char *lookup(prun *r, const char *name)
+static const char *lookup(sh_jobtmpl *r, const char *name)
 {
     if (r->cached_name && strcmp(r->cached_name, name) == 0)
         return r->cached_path;
@@ -667,10 +683,11 @@ static const char *lookup(prun *r, const char *name)
     return r->cached_path;
 }
 
-static int submit(prun *r, lp_pool *p, pjob *j)
+int sh_job_submit(lp_pool *p, sh_job *j)
 {
+    sh_jobtmpl *r = j->t;
     lp_run_opts ro = {0};
-    if (r->o.line_buffer) {
+    if (r->line_buffer) {
         ro.on_output = on_line;
         ro.ctx = j;
         ro.lines = true;
@@ -678,7 +695,7 @@ static int submit(prun *r, lp_pool *p, pjob *j)
     strlist w = {0};
     bool call = r->body || r->has_slot;
     if (!call) {
-        job_words(r, j, 0, &w);
+        sh_job_words(j, 0, &w);
         call = w.n == 0 || sh_is_builtin_or_func(w.v[0]);
     }
     int e;
@@ -718,7 +735,7 @@ static int submit_more(prun *r, lp_pool *p)
     size_t window = (size_t)r->o.jobs * (r->o.halt == HALT_NONE ? 2 : 1);
     while (r->nsub < r->njobs && r->nsub - r->nended < window && !r->halted) {
         pthread_mutex_lock(&r->mu);
-        int e = r->stopping ? 0 : submit(r, p, &r->jobs[r->nsub]);
+        int e = r->stopping ? 0 : sh_job_submit(p, &r->jobs[r->nsub]);
         if (e == 0 && !r->stopping)
             r->nsub++;
         bool stop = r->stopping;
@@ -735,77 +752,87 @@ static int submit_more(prun *r, lp_pool *p)
 
 static int dry_run(prun *r)
 {
-    for (size_t i = 0; i < r->njobs && !r->write_errno; i++) {
+    for (size_t i = 0; i < r->njobs && !r->t.write_errno; i++) {
         pjob *j = &r->jobs[i];
         strlist w = {0};
-        job_words(r, j, (int)((j->seq - 1) % (uint64_t)r->o.jobs) + 1, &w);
+        sh_job_words(j, (int)((j->seq - 1) % (uint64_t)r->o.jobs) + 1, &w);
         sbuf b = {0};
-        if (r->body)
+        if (r->t.body)
             sb_str(&b, w.n ? "{ ... } " : "{ ... }");
         sb_words(&b, w.v, w.n);
         sb_add(&b, "\n", 1);
-        emit(r, 1, b.s, b.n);
+        emit(&r->t, 1, b.s, b.n);
         free(b.s);
         sl_free(&w);
     }
-    return r->write_errno ? 1 : 0;
+    return r->t.write_errno ? 1 : 0;
 }
 
-/* Interrupts.  lp_pool_next does not watch lp_set_wait_interrupt's descriptor, so a thread of
- * ours waits (poll, no CPU) for the shell's self-pipe, written by its handlers of Ctrl-C and
- * trapped signals, and then cancels every job: lp_pool_next returns them at once and the
- * loop sees the interrupt.  It touches only the pool and the futures (both thread-safe). */
-typedef struct watcher {
-    prun *r;
-    lp_pool *p;
+/* Interrupts.  A thread of ours waits (poll, no CPU) for the shell's self-pipe, written by its
+ * handlers of Ctrl-C and trapped signals, and for the signals caught by sh_jobs_signals_begin,
+ * and then calls its function (pool: cancel every job, so that lp_pool_next returns them at
+ * once and the loop sees the interrupt; it touches only the pool and the futures, both
+ * thread-safe). */
+struct sh_intr_watch {
+    void (*fn)(void *ctx);
+    void *ctx;
     int intr_fd, stop[2];
     pthread_t t;
-    bool on;
-} watcher;
+};
 
 static void *watch_main(void *arg)
 {
-    watcher *w = arg;
+    sh_intr_watch *w = arg;
     struct pollfd pf[3] = {{.fd = w->stop[0], .events = POLLIN}, {.fd = w->intr_fd, .events = POLLIN},
                            {.fd = fatal_pipe[0], .events = POLLIN}};
     while (poll(pf, 3, -1) < 0 && errno == EINTR)
         ;
-    if (!pf[0].revents && ((pf[1].revents | pf[2].revents) & (POLLIN | POLLHUP))) {
-        prun *r = w->r;
-        pthread_mutex_lock(&r->mu);
-        r->stopping = true;
-        for (size_t i = 0; i < r->nsub; i++)
-            lp_future_cancel(r->jobs[i].f);
-        pthread_mutex_unlock(&r->mu);
-    }
+    if (!pf[0].revents && ((pf[1].revents | pf[2].revents) & (POLLIN | POLLHUP)))
+        w->fn(w->ctx);
     return NULL;
 }
 
-static void watch_start(watcher *w, prun *r, lp_pool *p)
+sh_intr_watch *sh_intr_watch_start(void (*fn)(void *ctx), void *ctx)
 {
-    *w = (watcher){.r = r, .p = p, .intr_fd = sh_signal_fd(), .stop = {-1, -1}};
-    if ((w->intr_fd < 0 && fatal_pipe[0] < 0) || pipe2(w->stop, O_CLOEXEC) < 0)
-        return;
+    sh_intr_watch *w = xmalloc(sizeof *w);
+    *w = (sh_intr_watch){.fn = fn, .ctx = ctx, .intr_fd = sh_signal_fd(), .stop = {-1, -1}};
+    if ((w->intr_fd < 0 && fatal_pipe[0] < 0) || pipe2(w->stop, O_CLOEXEC) < 0) {
+        free(w);
+        return NULL;
+    }
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old); /* the shell's handlers run on this thread only */
-    w->on = pthread_create(&w->t, NULL, watch_main, w) == 0;
+    bool on = pthread_create(&w->t, NULL, watch_main, w) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (!w->on) {
+    if (!on) {
         close(w->stop[0]);
         close(w->stop[1]);
+        free(w);
+        return NULL;
     }
+    return w;
 }
 
-static void watch_stop(watcher *w)
+void sh_intr_watch_stop(sh_intr_watch *w)
 {
-    if (!w->on)
+    if (!w)
         return;
     (void)!write(w->stop[1], "", 1);
     pthread_join(w->t, NULL);
     close(w->stop[0]);
     close(w->stop[1]);
-    w->on = false;
+    free(w);
+}
+
+static void pool_on_intr(void *ctx)
+{
+    prun *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    r->stopping = true;
+    for (size_t i = 0; i < r->nsub; i++)
+        lp_future_cancel(r->jobs[i].f);
+    pthread_mutex_unlock(&r->mu);
 }
 
 static int run_jobs(prun *r)
@@ -831,18 +858,12 @@ static int run_jobs(prun *r)
         fprintf(stderr, "pshell: pool: cannot create the pool: %s\n", strerror(errno));
         return POOL_EUSAGE;
     }
-    r->bar = r->o.bar && isatty(2);
+    r->t.bar = r->o.bar && isatty(2);
     int status = 0;
-    /* a reader of our output that goes away (pool ... | head) gives EPIPE, not our death:
-     * then every job is stopped, with its process group, not only its first process */
-    struct sigaction ign = {.sa_handler = SIG_IGN};
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, &r->old_pipe);
-    fatal_install();
+    sh_jobs_signals_begin();
     size_t next_show = 0;
     status = sh_interrupt_status(); /* drains the self-pipe: what is left there is news */
-    watcher w;
-    watch_start(&w, r, p);
+    sh_intr_watch *w = sh_intr_watch_start(pool_on_intr, r);
     if (!status && submit_more(r, p) < 0)
         status = POOL_EUSAGE;
     while (!status) {
@@ -865,34 +886,26 @@ static int run_jobs(prun *r)
         r->nended++;
         job_ended(r, j);
         if (!r->o.keep || r->o.line_buffer)
-            show(r, j);
+            sh_job_show(j);
         else
             while (next_show < r->njobs && r->jobs[next_show].done)
-                show(r, &r->jobs[next_show++]);
+                sh_job_show(&r->jobs[next_show++]);
         show_bar(r, p, false);
-        if (r->write_errno)
+        if (r->t.write_errno)
             break;
         if (submit_more(r, p) < 0) {
             status = POOL_EUSAGE;
             break;
         }
     }
-    watch_stop(&w);
+    sh_intr_watch_stop(w);
     show_bar(r, p, true);
     lp_pool_free(p); /* kills what still runs (interrupted, write error) */
-    sigaction(SIGPIPE, &r->old_pipe, NULL);
-    fatal_restore();
-    if (fatal_sig) { /* every job is gone: now die of it, as without the pool */
-        char b[64];
-        while (read(fatal_pipe[0], b, sizeof b) > 0)
-            ;
-        sh_flush();
-        kill(getpid(), fatal_sig);
-    }
-    if (r->write_errno) {
-        if (r->write_errno == EPIPE) /* a reader that went away: as a SIGPIPE death */
+    sh_jobs_signals_end();
+    if (r->t.write_errno) {
+        if (r->t.write_errno == EPIPE) /* a reader that went away: as a SIGPIPE death */
             return status ? status : 128 + 13;
-        fprintf(stderr, "pshell: pool: write error: %s\n", strerror(r->write_errno));
+        fprintf(stderr, "pshell: pool: write error: %s\n", strerror(r->t.write_errno));
         return status ? status : 1;
     }
     if (status)
@@ -910,11 +923,11 @@ static bool is_sep(const char *w)
 
 static void add_group(prun *r, char **items, size_t n)
 {
-    r->groups = xrealloc(r->groups, (size_t)(r->ngroups + 1) * sizeof *r->groups);
-    r->gn = xrealloc(r->gn, (size_t)(r->ngroups + 1) * sizeof *r->gn);
-    r->groups[r->ngroups] = items;
-    r->gn[r->ngroups] = n;
-    r->ngroups++;
+    r->groups = xrealloc(r->groups, (size_t)(r->t.ngroups + 1) * sizeof *r->groups);
+    r->gn = xrealloc(r->gn, (size_t)(r->t.ngroups + 1) * sizeof *r->gn);
+    r->groups[r->t.ngroups] = items;
+    r->gn[r->t.ngroups] = n;
+    r->t.ngroups++;
 }
 
 /* the lines (or NUL-separated items with -0) of a file, "-" or NULL: stdin */
@@ -985,12 +998,12 @@ static int collect_sources(prun *r, char **v, int n)
             return -1;
         }
     }
-    if (r->ngroups == 0)
+    if (r->t.ngroups == 0)
         return read_group(r, NULL);
     return 0;
 }
 
-static int check_template(prun *r)
+int sh_jobtmpl_check(sh_jobtmpl *r)
 {
     for (int w = 0; w < r->ntmpl; w++)
         for (const char *p = r->tmpl[w]; *p; p++) {
@@ -1002,7 +1015,7 @@ static int check_template(prun *r)
             if (idx > r->ngroups) {
                 char t[64];
                 snprintf(t, sizeof t, "%.*s", (int)l, p);
-                fprintf(stderr, "pshell: pool: %s: there %s only %d input source%s\n", t,
+                fprintf(stderr, "pshell: %s: %s: there %s only %d input source%s\n", r->who, t,
                         r->ngroups == 1 ? "is" : "are", r->ngroups, r->ngroups == 1 ? "" : "s");
                 return -1;
             }
@@ -1013,10 +1026,17 @@ static int check_template(prun *r)
     return 0;
 }
 
+void sh_jobtmpl_done(sh_jobtmpl *t)
+{
+    free(t->cached_name);
+    free(t->cached_path);
+    t->cached_name = t->cached_path = NULL;
+}
+
 static int make_jobs(prun *r)
 {
     size_t n = 1;
-    for (int g = 0; g < r->ngroups; g++) {
+    for (int g = 0; g < r->t.ngroups; g++) {
         if (r->gn[g] && n > (size_t)100000000 / r->gn[g]) {
             usage_error("%s: more than 100000000 jobs", "::: lists");
             return -1;
@@ -1026,18 +1046,18 @@ static int make_jobs(prun *r)
     r->njobs = n;
     if (n == 0)
         return 0;
-    size_t ng = (size_t)(r->ngroups ? r->ngroups : 1);
+    size_t ng = (size_t)(r->t.ngroups ? r->t.ngroups : 1);
     r->jobs = xcalloc(n, sizeof *r->jobs);
     r->argsv = xcalloc(n * ng, sizeof *r->argsv);
     size_t *at = xcalloc(ng, sizeof *at); /* odometer: the last source turns fastest */
     for (size_t i = 0; i < n; i++) {
         pjob *j = &r->jobs[i];
-        j->run = r;
+        j->t = &r->t;
         j->seq = i + 1;
         j->args = r->argsv + i * ng;
-        for (int g = 0; g < r->ngroups; g++)
+        for (int g = 0; g < r->t.ngroups; g++)
             j->args[g] = r->groups[g][at[g]];
-        for (int g = r->ngroups - 1; g >= 0; g--) {
+        for (int g = r->t.ngroups - 1; g >= 0; g--) {
             if (++at[g] < r->gn[g])
                 break;
             at[g] = 0;
@@ -1049,10 +1069,11 @@ static int make_jobs(prun *r)
 
 static int pool_run(const popts *o, char **tmpl, int ntmpl, node *body, char **sources, int nsrc)
 {
-    prun r = {.o = *o, .tmpl = tmpl, .ntmpl = ntmpl, .body = body, .logfd = -1, .halt_status = -1};
+    prun r = {.t = {.who = "pool", .tmpl = tmpl, .ntmpl = ntmpl, .body = body, .line_buffer = o->line_buffer},
+              .o = *o, .logfd = -1, .halt_status = -1};
     pthread_mutex_init(&r.mu, NULL);
     int st = POOL_EUSAGE;
-    if (collect_sources(&r, sources, nsrc) < 0 || check_template(&r) < 0 || make_jobs(&r) < 0)
+    if (collect_sources(&r, sources, nsrc) < 0 || sh_jobtmpl_check(&r.t) < 0 || make_jobs(&r) < 0)
         goto out;
     sh_flush();
     st = r.o.dry_run ? dry_run(&r) : run_jobs(&r);
@@ -1066,8 +1087,7 @@ out:
     free(r.gn);
     free(r.jobs);
     free(r.argsv);
-    free(r.cached_name);
-    free(r.cached_path);
+    sh_jobtmpl_done(&r.t);
     pthread_mutex_destroy(&r.mu);
     return st;
 }

@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "libpipe.h"
@@ -167,6 +169,59 @@ bool sh_is_builtin_or_func(const char *name);
  * shell, 128 + N for a trapped signal N that is pending, else 0 (the self-pipe is drained) */
 int sh_interrupt_status(void);
 int bi_pool(int argc, char **argv);
+/* Jobs made of a command template and items, shared by pool and `queue work` (pool.c).  A
+ * template is the command words with replacement strings ({} {.} {/} {//} {/.} {#} {%}, {N}...
+ * for input source N), or a body run with the items as $1...; items only ever become words. */
+typedef struct sh_jobtmpl {
+    const char *who;      /* messages read "pshell: WHO: ..." ("pool", "queue: work")           */
+    char **tmpl;          /* the command words (none with a body)                               */
+    int ntmpl;
+    node *body;
+    int ngroups;          /* items per job (input sources)                                      */
+    bool has_repl, has_slot; /* set by sh_jobtmpl_check                                          */
+    bool line_buffer;     /* output line by line as it comes (else whole, when the job ended)   */
+    bool bar;             /* a progress bar is on stderr: clear its line before writing there    */
+    int write_errno;      /* writing our stdout failed with this (later output is dropped)      */
+    /* private to pool.c */
+    int pass[8];
+    sigset_t handled;
+    char *cached_name, *cached_path;
+} sh_jobtmpl;
+typedef struct sh_job {
+    sh_jobtmpl *t;
+    uint64_t seq;         /* {#}: 1, 2, ...                                                      */
+    char **args;          /* t->ngroups items                                                    */
+    lp_future *f;         /* after sh_job_submit (its data is the sh_job)                         */
+    size_t received;      /* --line-buffer: bytes of stdout                                      */
+    bool done;
+} sh_job;
+/* Find the replacement strings of t's template (has_repl, has_slot): 0, or -1 when one names a
+ * source past t->ngroups (reported). */
+int sh_jobtmpl_check(sh_jobtmpl *t);
+/* Free what t cached (not t). */
+void sh_jobtmpl_done(sh_jobtmpl *t);
+/* The words of job j (slot: its slot, 0 when not known), appended to out. */
+void sh_job_words(const sh_job *j, int slot, strlist *out);
+/* Submit j to p (a program: lp_pool_submit; a builtin, function, body, or words with {%}:
+ * lp_pool_submit_call), stdin /dev/null, stdout and stderr captured.  j must live until its
+ * future ended.  0 or lp_pool_submit's error. */
+int sh_job_submit(lp_pool *p, sh_job *j);
+/* An ended job: print its output (stdout, then stderr; nothing more with line_buffer) and what
+ * went wrong ("pshell: frob: command not found", "pshell: WHO: timed out: CMD").  Nothing for a
+ * cancelled job. */
+void sh_job_show(sh_job *j);
+/* While jobs run: SIGPIPE is ignored (a reader that went away gives EPIPE, not our death) and
+ * SIGINT, SIGTERM, SIGHUP and SIGQUIT that would kill the shell are caught, so that every job
+ * can be stopped first.  sh_jobs_signals_end puts the shell's actions back and then, if such a
+ * signal came, the shell dies of it (call it once every job is gone). */
+void sh_jobs_signals_begin(void);
+void sh_jobs_signals_end(void);
+int sh_jobs_fatal_sig(void); /* the caught signal, 0 if none */
+/* A thread that waits (poll, no CPU) for the shell's self-pipe (Ctrl-C, trapped signals) and
+ * the caught signals, then calls fn(ctx) once, on that thread.  NULL when it could not start. */
+typedef struct sh_intr_watch sh_intr_watch;
+sh_intr_watch *sh_intr_watch_start(void (*fn)(void *ctx), void *ctx);
+void sh_intr_watch_stop(sh_intr_watch *w); /* NULL ok */
 /* the match builtin (match.c): a PCRE2 line filter; `match -q PATTERN STRING...` sets MATCH_* */
 int bi_match(int argc, char **argv);
 /* The MATCH_* variables of the last match (match.c, also used by expect): those of the
