@@ -668,6 +668,12 @@ void lp_chan_free(lp_chan *c);
  * holder was a process on this machine that no longer exists, goes back to the queue by itself
  * (checked by every get and stat).  An item that has been delivered max_attempts times and
  * fails (release with failed, or a lost lease) moves to the dead-letter list instead.
+ *
+ * Interrupts.  While the calling thread's lp_set_wait_interrupt descriptor is readable, any
+ * lp_queue_* call that has to wait returns -EINTR: a get or put waiting for an item or room,
+ * and also (file:) an ack, release or touch waiting for another process's write lock, or
+ * (redis:) a reconnect.  Set that descriptor only around the waits you want to interrupt, or
+ * retry an -EINTR ack/release (nothing was done).
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct lp_queue lp_queue;
