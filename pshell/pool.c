@@ -52,13 +52,13 @@ static void usage_error(const char *fmt, const char *what)
     fputc('\n', stderr);
 }
 
-static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
+int sh_parse_int(const char *who, const char *opt, const char *s, int lo, int hi, int *out)
 {
     char *e;
     errno = 0;
     long v = strtol(s, &e, 10);
     if (!*s || *e || errno || v < lo || v > hi) {
-        fprintf(stderr, "pshell: pool: %s: invalid number '%s' (%d..%d)\n", opt, s, lo, hi);
+        fprintf(stderr, "pshell: %s: %s: invalid number '%s' (%d..%d)\n", who, opt, s, lo, hi);
         return -1;
     }
     *out = (int)v;
@@ -82,10 +82,10 @@ static int parse_halt(const char *s, popts *o)
         goto bad;
     const char *cond = comma + 1;
     int n;
-    if (strncmp(cond, "fail=", 5) == 0 && parse_int("--halt fail", cond + 5, 1, INT_MAX, &n) == 0)
+    if (strncmp(cond, "fail=", 5) == 0 && sh_parse_int("pool", "--halt fail", cond + 5, 1, INT_MAX, &n) == 0)
         o->halt_fail = n;
     else if (strncmp(cond, "success=", 8) == 0 &&
-             parse_int("--halt success", cond + 8, 1, INT_MAX, &n) == 0)
+             sh_parse_int("pool", "--halt success", cond + 8, 1, INT_MAX, &n) == 0)
         o->halt_success = n;
     else
         goto bad;
@@ -153,7 +153,7 @@ static int parse_opts(int argc, char **argv, popts *o)
             i++;
             if (strcmp(name, "-j") == 0 || strcmp(name, "--jobs") == 0) {
                 int n;
-                if (parse_int(name, val, 0, 100000, &n) < 0)
+                if (sh_parse_int("pool", name, val, 0, 100000, &n) < 0)
                     return -1;
                 o->jobs = n == 0 ? POOL_MAX_JOBS : n;
             } else if (strcmp(name, "--timeout") == 0) {
@@ -163,7 +163,7 @@ static int parse_opts(int argc, char **argv, popts *o)
                     return -1;
                 }
             } else if (strcmp(name, "--retries") == 0) {
-                if (parse_int(name, val, 0, 1000, &o->tries) < 0)
+                if (sh_parse_int("pool", name, val, 0, 1000, &o->tries) < 0)
                     return -1;
             } else if (strcmp(name, "--halt") == 0) {
                 if (parse_halt(val, o) < 0)

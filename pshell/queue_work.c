@@ -103,19 +103,6 @@ static void werr(const char *fmt, const char *a, const char *b)
     fputc('\n', stderr);
 }
 
-static int parse_count(const char *opt, const char *s, int lo, int hi, int *out)
-{
-    char *e;
-    errno = 0;
-    long v = strtol(s, &e, 10);
-    if (!*s || *e || errno || v < lo || v > hi) {
-        fprintf(stderr, "pshell: queue: work: %s: invalid number '%s' (%d..%d)\n", opt, s, lo, hi);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 static int online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -182,11 +169,11 @@ static int parse_opts(int argc, char **argv, wopts *o)
         i++;
         if (strcmp(name, "-j") == 0 || strcmp(name, "--jobs") == 0) {
             int n;
-            if (parse_count(name, val, 0, 100000, &n) < 0)
+            if (sh_parse_int("queue: work", name, val, 0, 100000, &n) < 0)
                 return -1;
             o->jobs = n == 0 ? WORK_MAX_JOBS : n;
         } else if (strcmp(name, "--retries") == 0) {
-            if (parse_count(name, val, 0, 1000, &o->tries) < 0)
+            if (sh_parse_int("queue: work", name, val, 0, 1000, &o->tries) < 0)
                 return -1;
             if (o->tries == 0)
                 o->tries = 1;

@@ -169,6 +169,9 @@ bool sh_is_builtin_or_func(const char *name);
  * shell, 128 + N for a trapped signal N that is pending, else 0 (the self-pipe is drained) */
 int sh_interrupt_status(void);
 int bi_pool(int argc, char **argv);
+/* An option's integer value in lo..hi: 0, or -1 after "pshell: WHO: OPT: invalid number"
+ * (pool.c; pool and queue work). */
+int sh_parse_int(const char *who, const char *opt, const char *s, int lo, int hi, int *out);
 /* Jobs made of a command template and items, shared by pool and `queue work` (pool.c).  A
  * template is the command words with replacement strings ({} {.} {/} {//} {/.} {#} {%}, {N}...
  * for input source N), or a body run with the items as $1...; items only ever become words. */
