@@ -317,8 +317,13 @@ static int lock_q(struct shm_queue *q)
 {
     pthread_mutex_t *m = &q->h->lock;
     int rc = EBUSY;
+    /* Test, then test-and-set: a failed trylock still writes the lock's cache line, and two
+     * cores hammering it made lock and unlock 70% of a put/get profile.  Spin reading the
+     * owner word (glibc's __data.__lock: 0 when free) and try only when it looks free. */
+    const _Atomic int *owner = (const _Atomic int *)(const void *)&m->__data.__lock;
     for (int i = 0; i < SPIN_LOCK && rc == EBUSY; i++) {
-        rc = pthread_mutex_trylock(m);
+        if (atomic_load_explicit(owner, memory_order_relaxed) == 0)
+            rc = pthread_mutex_trylock(m);
         if (rc == EBUSY)
             cpu_relax();
     }

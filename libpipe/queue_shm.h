@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #define LPQ_SHM_MAGIC 0x31515053514c504cULL /* "LPLQSPQ1" little-endian */
-#define LPQ_SHM_VERSION 1u
+#define LPQ_SHM_VERSION 2u
 #define LPQ_SHM_DIR "/dev/shm"
 #define LPQ_SHM_PREFIX "lpq."
 #define LPQ_NAME_MAX 200
@@ -66,14 +66,19 @@ struct lpq_shm {
     uint64_t heap_cap;  /* PRIORITY: entries the heap holds */
     uint64_t max_items; /* bound, 0: none */
 
-    alignas(64) pthread_mutex_t lock; /* process-shared, robust */
+    _Atomic uint32_t closed;           /* set once by lp_queue_close: read by every put and
+                                          get, so it lives in this read-mostly line           */
 
-    /* state, changed under lock (read without it only as hints, by waiters spinning) */
-    alignas(64) _Atomic uint64_t head; /* FIFO/PRIORITY: position of the oldest record        */
+    /* The lock and the state every put and get changes share one cache line: a put and a get
+     * on two cores then move one line between them, not two (measured: the layout with the
+     * lock and the state on separate lines ran 2.2-4.9M msgs/s across cores). */
+    alignas(64) pthread_mutex_t lock; /* process-shared, robust (40 bytes on glibc x86-64)  */
+    _Atomic uint64_t head;             /* FIFO/PRIORITY: position of the oldest record        */
     _Atomic uint64_t tail;             /* position past the newest (LIFO: bytes in use)       */
     _Atomic uint64_t count;            /* items waiting                                        */
-    _Atomic uint32_t closed;
-    uint64_t live_bytes;               /* PRIORITY: bytes of the records not taken            */
+
+    /* changed under lock, rarely (sleepers register) or only by PRIORITY queues */
+    alignas(64) uint64_t live_bytes;   /* PRIORITY: bytes of the records not taken            */
     uint64_t next_seq;                 /* PRIORITY: seq of the next put                       */
     uint32_t getters, putters;         /* registered sleepers (see queue_shm.c: waiting)      */
     uint32_t get_gen, put_gen;         /* bumped when the sleepers are woken and uncounted     */
