@@ -695,7 +695,8 @@ typedef struct lp_queue_item {
     lp_buf data;          /* the bytes put (NUL-terminated past data.len)                        */
     uint64_t id;          /* file/redis: the claim, for ack/release (0 for mem/shm)              */
     int priority;
-    unsigned attempts;    /* deliveries so far, this one included (mem/shm: 1)                   */
+    unsigned attempts;    /* get: deliveries so far, this one included (mem/shm: 1); peek and
+                             dead: deliveries so far (a waiting mem/shm item: 0)                */
 } lp_queue_item;
 
 /* Release the storage of an item (not the struct).  NULL ok. */

@@ -441,7 +441,8 @@ static int mem_peek(lp_queue *qq, bool dead, size_t max, lp_queue_item **items, 
             it = cur;
             cur = cur->next;
         }
-        r = lp__queue_item_set(&v[got], it->block, it->len, 0, it->priority, 1);
+        /* not delivered: attempts 0, as in every store */
+        r = lp__queue_item_set(&v[got], it->block, it->len, 0, it->priority, 0);
         if (r == 0)
             got++;
     }

@@ -356,6 +356,7 @@ static void peek_is(lp_queue *q, size_t max, const char *const *want, size_t nwa
     cr_assert_eq(n, nwant, "peek %zu: %zu items, not %zu", max, n, nwant);
     for (size_t i = 0; i < n; i++) {
         cr_assert_str_eq(items[i].data.data, want[i], "peek %zu: item %zu", max, i);
+        cr_assert_eq(items[i].attempts, 0, "a waiting item was delivered 0 times");
         items[i].data.data[0] = '#'; /* a copy: the queue's item stays as it was */
     }
     lp_queue_items_free(items, n);
