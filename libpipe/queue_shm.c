@@ -540,7 +540,8 @@ static int fifo_room(struct shm_queue *q, uint64_t need)
 {
     struct lpq_shm *h = q->h;
     uint64_t t = atomic_load_explicit(&h->ftail, memory_order_relaxed);
-    if (h->cap - (t - atomic_load_explicit(&h->head_seen, memory_order_relaxed)) < need) {
+    uint64_t used = t - atomic_load_explicit(&h->head_seen, memory_order_relaxed);
+    if (used > h->cap || h->cap - used < need) { /* (more than cap: never expected) */
         /* the consumers' line only when the copy says full (acquire: the bytes they read
          * before moving fhead are read before this producer overwrites them) */
         uint64_t head = atomic_load_explicit(&h->fhead, memory_order_seq_cst);
@@ -701,7 +702,8 @@ static int fifo_get(struct shm_queue *q, lp_queue_item *it, lp_deadline d)
          * through, so a getter that sees it sees their commits too */
         bool closed = atomic_load_explicit(&h->closed, memory_order_acquire) != 0;
         uint64_t head = atomic_load_explicit(&h->fhead, memory_order_relaxed);
-        bool more = atomic_load_explicit(&h->tail_seen, memory_order_relaxed) != head;
+        uint64_t seen = atomic_load_explicit(&h->tail_seen, memory_order_relaxed);
+        bool more = seen > head && seen - head <= h->cap; /* (else: never expected) */
         if (!more) {
             /* the producers' line only when the copy says empty */
             uint64_t tail = atomic_load_explicit(&h->ftail, memory_order_acquire);
