@@ -503,29 +503,44 @@ static void fifo_unlock_both(struct shm_queue *q)
     fifo_unlock(q, true);
 }
 
-#define SLEEPERS_MASK 0xffffffffu
+/* A side's FIFO sleepers word: registered count (bits 0-19), a ticket bumped by every
+ * registration (bits 20-41: a waker's compare-and-swap fails when anybody registered since it
+ * looked, even if the count is back to what it was), the generation (bits 42-63: bumped when
+ * a waker uncounts the sleepers).  A ticket that wraps carries into the generation: those
+ * registered then do not uncount themselves, which costs one useless wake, nothing more. */
+#define SLEEPERS_MASK ((UINT64_C(1) << 20) - 1)
+#define SLEEPER_ONE (UINT64_C(1) + (UINT64_C(1) << 20))
+#define TICKET_MASK (((UINT64_C(1) << 22) - 1) << 20)
+#define GEN_SHIFT 42
 
-/* Wake the FIFO sleepers of one side, if any registered: uncount them all at once (a new
- * generation, so those that come back do not uncount themselves again), bump the word, wake.
- * The caller has made its change visible and fenced (seq_cst) before: see fifo_wait. */
+/* Wake the FIFO sleepers of one side, if any registered.  The caller has made its change
+ * visible and fenced (seq_cst) before: see fifo_wait.  Bump the word and wake, and only then
+ * uncount the sleepers seen (a new generation, so those that come back do not uncount
+ * themselves again), and only if no sleeper came or went meanwhile (else again: a sleeper
+ * that registered after the bump read the bumped word and would sleep through this wake).
+ * So a waker killed at any point leaves the sleepers counted, and the next put (get) wakes
+ * them: it costs one useless wake at most, never a lost one. */
 static void fifo_wake(_Atomic uint64_t *sleepers, _Atomic uint32_t *seq)
 {
     uint64_t w = atomic_load_explicit(sleepers, memory_order_seq_cst);
-    while (w & SLEEPERS_MASK) {
-        if (atomic_compare_exchange_weak_explicit(sleepers, &w, ((w >> 32) + 1) << 32,
-                                                  memory_order_seq_cst, memory_order_seq_cst)) {
-            atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
-            futex_wake_all(seq);
+    for (int tries = 0; (w & SLEEPERS_MASK) && tries < 100; tries++) {
+        atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
+        futex_wake_all(seq);
+        if (atomic_compare_exchange_strong_explicit(sleepers, &w,
+                                                    (((w >> GEN_SHIFT) + 1) << GEN_SHIFT) |
+                                                        (w & TICKET_MASK),
+                                                    memory_order_seq_cst,
+                                                    memory_order_seq_cst))
             return;
-        }
     }
+    /* sleepers keep coming and going: those still counted are woken by the next one */
 }
 
 /* Uncount a sleeper registered in generation gen, unless a waker uncounted it. */
-static void fifo_unregister(_Atomic uint64_t *sleepers, uint32_t gen)
+static void fifo_unregister(_Atomic uint64_t *sleepers, uint64_t gen)
 {
     uint64_t w = atomic_load_explicit(sleepers, memory_order_seq_cst);
-    while ((uint32_t)(w >> 32) == gen && (w & SLEEPERS_MASK)) {
+    while ((w >> GEN_SHIFT) == gen && (w & SLEEPERS_MASK)) {
         if (atomic_compare_exchange_weak_explicit(sleepers, &w, w - 1, memory_order_seq_cst,
                                                   memory_order_seq_cst))
             return;
@@ -578,8 +593,8 @@ static bool fifo_ready_get(struct lpq_shm *h)
  * again (seq_cst loads) and sleeps only while the word is unchanged; the other side commits,
  * fences (seq_cst) and then reads the registrations.  One of the two sees the other: either
  * the sleeper sees the commit, or the waker sees the registration and bumps the word (and
- * wakes).  A waker uncounts every registered sleeper, so a sleeper killed while registered
- * costs one useless wake at most. */
+ * wakes).  A waker uncounts every registered sleeper once they are woken, so a sleeper killed
+ * while registered costs one useless wake at most (fifo_wake). */
 static int fifo_wait(struct shm_queue *q, bool getter, lp_deadline d, uint64_t need, bool *spun,
                      bool *locked)
 {
@@ -615,7 +630,8 @@ static int fifo_wait(struct shm_queue *q, bool getter, lp_deadline d, uint64_t n
     _Atomic uint64_t *sleepers = getter ? &h->fifo_getters : &h->fifo_putters;
     _Atomic uint32_t *seq = getter ? &h->get_seq : &h->put_seq;
     uint32_t s = atomic_load_explicit(seq, memory_order_seq_cst);
-    uint32_t gen = (uint32_t)(atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst) >> 32);
+    uint64_t gen = atomic_fetch_add_explicit(sleepers, SLEEPER_ONE, memory_order_seq_cst) >>
+                   GEN_SHIFT;
     atomic_thread_fence(memory_order_seq_cst);
     bool ready;
     if (getter)

@@ -85,7 +85,8 @@ struct lpq_shm {
     uint32_t get_gen, put_gen;         /* bumped when the sleepers are woken and uncounted     */
 
     /* futex words, bumped to wake sleepers (LIFO, PRIORITY: under lock), each with the FIFO
-     * sleepers of its side: (generation << 32) | registered count, changed atomically */
+     * sleepers of its side: generation, registration ticket and count in one word, changed
+     * atomically (queue_shm.c: fifo_wake) */
     alignas(64) _Atomic uint32_t get_seq;
     _Atomic uint64_t fifo_getters;
     alignas(64) _Atomic uint32_t put_seq;

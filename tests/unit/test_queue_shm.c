@@ -101,8 +101,8 @@ static struct lpq_shm *map_seg(const char *name, size_t *len)
 /* The getters (or putters) registered as sleeping on the queue. */
 static uint32_t sleepers(struct lpq_shm *h, bool getters)
 {
-    if (h->order == LP_QUEUE_FIFO) /* (generation << 32) | count, changed atomically */
-        return (uint32_t)atomic_load(getters ? &h->fifo_getters : &h->fifo_putters);
+    if (h->order == LP_QUEUE_FIFO) /* generation, ticket, count (bits 0-19) in one word */
+        return (uint32_t)(atomic_load(getters ? &h->fifo_getters : &h->fifo_putters) & 0xfffff);
     pthread_mutex_lock(&h->lock);
     uint32_t k = getters ? h->getters : h->putters;
     pthread_mutex_unlock(&h->lock);
