@@ -7,7 +7,11 @@
  * won the race: the loser drops its copy and opens the winner's.  So a segment found under its
  * name is always complete, and nobody waits for anybody to finish creating one.
  *
- * Locking.  One process-shared robust mutex guards the state.  A process killed while it holds
+ * Locking.  FIFO queues: a lock per side (fifo_put, fifo_get; queue_shm.h), so that a putter
+ * and a getter on two cores do not hand a lock's cache line to each other on every item; a
+ * side reads the other's position only when its cached copy says full (empty); stat, peek
+ * take both locks (tail, then head).  What follows is about LIFO and PRIORITY queues, and for
+ * FIFO queues holds per side.  One process-shared robust mutex guards the state.  A process killed while it holds
  * it hands the next locker EOWNERDEAD: that process rebuilds the derived state from the
  * records (repair) and marks the mutex consistent.  Every operation commits with a single
  * aligned store (queue_shm.h), made after the bytes it publishes are in place, so a killed
