@@ -689,8 +689,10 @@ static int fifo_put(struct shm_queue *q, const void *data, size_t n, int prio, u
             struct lpq_rec r = {.len = (uint32_t)n, .prio = prio};
             memcpy(rec_at(q, tail), &r, sizeof r);
             ring_write(q, tail + sizeof r, data, n);
-            atomic_store_explicit(&h->pend_puts, puts + 1, memory_order_relaxed);
-            atomic_store_explicit(&h->pend_tail, tail + need, memory_order_relaxed);
+            /* pend_tail first: one killed between the two leaves pend_tail != ftail, and
+             * then pend_puts is not used (release: no store moves past the one after it) */
+            atomic_store_explicit(&h->pend_tail, tail + need, memory_order_release);
+            atomic_store_explicit(&h->pend_puts, puts + 1, memory_order_release);
             /* the commit: a process killed before this store leaves the queue as it was */
             atomic_store_explicit(&h->ftail, tail + need, memory_order_release);
             atomic_store_explicit(&h->puts, puts + 1, memory_order_release);
@@ -740,8 +742,9 @@ static int fifo_get(struct shm_queue *q, lp_queue_item *it, lp_deadline d)
             ring_read(q, head + sizeof *r, it->data.data, len);
             it->priority = r->prio;
             uint64_t gets = atomic_load_explicit(&h->gets, memory_order_relaxed);
-            atomic_store_explicit(&h->pend_gets, gets + 1, memory_order_relaxed);
-            atomic_store_explicit(&h->pend_head, head + rec_size(h, len), memory_order_relaxed);
+            /* pend_head first (see fifo_put) */
+            atomic_store_explicit(&h->pend_head, head + rec_size(h, len), memory_order_release);
+            atomic_store_explicit(&h->pend_gets, gets + 1, memory_order_release);
             /* the commit: a process killed before this store leaves the item in the queue */
             atomic_store_explicit(&h->fhead, head + rec_size(h, len), memory_order_release);
             atomic_store_explicit(&h->gets, gets + 1, memory_order_release);

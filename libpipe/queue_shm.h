@@ -94,7 +94,8 @@ struct lpq_shm {
 
     /* FIFO only: producers serialise on tail_lock, consumers on head_lock, each side's state on
      * its own lines.  The commit of a put is the store to ftail, of a get the store to fhead;
-     * before it, the side writes what its position and counter will be (pend_*), so a process
+     * before it, the side writes what its position and then its counter will be (pend_*: in that
+ * order, so that pend_pos equals the position only once pend_cnt is right), so a process
      * that finds the side's lock owner dead sets puts (gets) to pend_puts (pend_gets) when the
      * position equals pend_tail (pend_head): the commit happened.  Items waiting: puts - gets.
      * Each side reads the other's position only when its cached copy (head_seen, tail_seen: the

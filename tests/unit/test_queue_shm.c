@@ -797,11 +797,14 @@ enum half_op {
     HALF_ROTATE,
     HALF_PEND_PUT, /* FIFO: the record written, its pending tail and count, not committed */
     HALF_PEND_GET, /* FIFO: the pending head and count written, not committed */
-    HALF_BOTH      /* FIFO: both locks held, a put and a get each committed and not counted */
+    HALF_BOTH,     /* FIFO: both locks held, a put and a get each committed and not counted */
+    HALF_PEND1_PUT, /* FIFO: the record and its pending tail written (not the count) */
+    HALF_PEND1_GET  /* FIFO: the pending head written (not the count) */
 };
 
-/* FIFO: write the record "new" at ftail (prio -50) and its pending values; commit it or not. */
-static void fifo_half_put(struct lpq_shm *h, bool commit)
+/* FIFO: write the record "new" at ftail (prio -50) and its pending values (in the library's
+ * order: position, then count); stage 1: the position only, 2: both, 3: and the commit. */
+static void fifo_half_put(struct lpq_shm *h, int stage)
 {
     unsigned char *ring = (unsigned char *)h + h->ring_off;
     uint64_t tail = atomic_load(&h->ftail), off = tail % h->cap;
@@ -809,29 +812,32 @@ static void fifo_half_put(struct lpq_shm *h, bool commit)
     memcpy(ring + off, &r, sizeof r);
     for (size_t i = 0; i < 3; i++)
         ring[(off + 8 + i) % h->cap] = "new"[i];
-    atomic_store(&h->pend_puts, atomic_load(&h->puts) + 1);
     atomic_store(&h->pend_tail, tail + lpq_rec_size(h->order, 3));
-    if (commit)
+    if (stage >= 2)
+        atomic_store(&h->pend_puts, atomic_load(&h->puts) + 1);
+    if (stage >= 3)
         atomic_store(&h->ftail, tail + lpq_rec_size(h->order, 3));
 }
 
-/* FIFO: the pending values of a get of the oldest item; commit it or not. */
-static void fifo_half_get(struct lpq_shm *h, bool commit)
+/* FIFO: the pending values of a get of the oldest item, in stages as fifo_half_put. */
+static void fifo_half_get(struct lpq_shm *h, int stage)
 {
     unsigned char *ring = (unsigned char *)h + h->ring_off;
     uint64_t head = atomic_load(&h->fhead);
     struct lpq_rec *r = (struct lpq_rec *)(ring + head % h->cap);
-    atomic_store(&h->pend_gets, atomic_load(&h->gets) + 1);
-    atomic_store(&h->pend_head, head + lpq_rec_size(h->order, r->len));
     if (atomic_load(&h->tail_seen) < head + lpq_rec_size(h->order, r->len))
         atomic_store(&h->tail_seen, atomic_load(&h->ftail)); /* as a getter does first */
-    if (commit)
+    atomic_store(&h->pend_head, head + lpq_rec_size(h->order, r->len));
+    if (stage >= 2)
+        atomic_store(&h->pend_gets, atomic_load(&h->gets) + 1);
+    if (stage >= 3)
         atomic_store(&h->fhead, head + lpq_rec_size(h->order, r->len));
 }
 
 static void die_holding_fifo_lock(struct lpq_shm *h, enum half_op what)
 {
-    bool put = what == HALF_PUT || what == HALF_PEND_PUT || what == HALF_COMMIT;
+    bool put = what == HALF_PUT || what == HALF_PEND_PUT || what == HALF_PEND1_PUT ||
+               what == HALF_COMMIT;
     if ((put || what == HALF_BOTH) && pthread_mutex_lock(&h->tail_lock) != 0)
         _exit(20);
     if (!put && pthread_mutex_lock(&h->head_lock) != 0)
@@ -844,13 +850,13 @@ static void die_holding_fifo_lock(struct lpq_shm *h, enum half_op what)
         memcpy(ring + off, &r, sizeof r);
         for (size_t i = 0; i < 50; i++)
             ring[(off + 8 + i) % h->cap] = 'H';
-    } else if (what == HALF_PEND_PUT || what == HALF_COMMIT)
-        fifo_half_put(h, what == HALF_COMMIT);
-    else if (what == HALF_PEND_GET || what == HALF_TAKEN)
-        fifo_half_get(h, what == HALF_TAKEN);
+    } else if (put)
+        fifo_half_put(h, what == HALF_PEND1_PUT ? 1 : what == HALF_PEND_PUT ? 2 : 3);
+    else if (what == HALF_PEND1_GET || what == HALF_PEND_GET || what == HALF_TAKEN)
+        fifo_half_get(h, what == HALF_PEND1_GET ? 1 : what == HALF_PEND_GET ? 2 : 3);
     else if (what == HALF_BOTH) {
-        fifo_half_get(h, true);
-        fifo_half_put(h, true);
+        fifo_half_get(h, 3);
+        fifo_half_put(h, 3);
     }
     raise(SIGKILL);
     _exit(21);
@@ -959,12 +965,13 @@ static void killed_holding_lock(lp_queue_order order, enum half_op what)
     put_str(q, "after", order != LP_QUEUE_PRIORITY ? 0 : what == HALF_COMMIT ? -50 : 10);
     size_t n;
     cr_assert_eq(lp_queue_len(q, &n), 0);
-    static const char *const want[3][8][6] = {
+    static const char *const want[3][10][6] = {
         /* FIFO */ {{"first", "second", "third", "after"}, {"first", "second", "third", "after"},
                     {"first", "second", "third", "new", "after"}, {"second", "third", "after"},
                     {NULL},
                     {"first", "second", "third", "after"}, {"first", "second", "third", "after"},
-                    {"second", "third", "new", "after"}},
+                    {"second", "third", "new", "after"},
+                    {"first", "second", "third", "after"}, {"first", "second", "third", "after"}},
         /* LIFO */ {{"after", "third", "second", "first"}, {"after", "third", "second", "first"},
                     {"after", "new", "third", "second", "first"}, {"after", "second", "first"}},
         /* PRIORITY */ {{"first", "second", "third", "after"}, {"first", "second", "third", "after"},
@@ -1006,6 +1013,8 @@ T(killed_after_commit_priority) { killed_holding_lock(LP_QUEUE_PRIORITY, HALF_CO
 T(killed_before_put_commit_fifo) { killed_holding_lock(LP_QUEUE_FIFO, HALF_PEND_PUT); }
 T(killed_before_get_commit_fifo) { killed_holding_lock(LP_QUEUE_FIFO, HALF_PEND_GET); }
 T(killed_holding_both_locks_fifo) { killed_holding_lock(LP_QUEUE_FIFO, HALF_BOTH); }
+T(killed_between_put_pendings_fifo) { killed_holding_lock(LP_QUEUE_FIFO, HALF_PEND1_PUT); }
+T(killed_between_get_pendings_fifo) { killed_holding_lock(LP_QUEUE_FIFO, HALF_PEND1_GET); }
 
 /* FIFO, bounded: a consumer killed after its commit and before it counted the get still made
  * room: a producer (holding only the tail lock) sees it at once, without waiting, and the
