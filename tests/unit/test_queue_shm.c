@@ -1133,6 +1133,29 @@ T(consumer_killed_while_blocked)
     no_children();
 }
 
+/* FIFO: a putter killed after it bumped the getters' futex word and before its wake (or its
+ * uncounting) leaves the sleeper counted and asleep: the next put wakes it. */
+T(waker_killed_before_its_wake_fifo)
+{
+    char uri[128];
+    const char *name = qname("killwake", uri, sizeof uri);
+    lp_queue *q = open_q(uri, LP_QUEUE_FIFO, 0, 0);
+    size_t len;
+    struct lpq_shm *h = map_seg(name, &len);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        child_exit(child_get(q, 20000, 0, "woken"), q, NULL);
+    wait_sleepers(h, true, 1);
+    atomic_fetch_add(&h->get_seq, 1); /* the dead waker's bump: no wake, nobody uncounted */
+    put_str(q, "woken", 0);
+    expect_exit(pid, 0);
+    cr_expect_eq(sleepers(h, true), 0);
+    munmap(h, len);
+    lp_queue_free(q);
+    cr_expect_eq(lp_queue_remove(uri), 0);
+}
+
 /* ---- interrupts ------------------------------------------------------------------------------ */
 
 struct intr_arg {
