@@ -7,7 +7,11 @@
  * won the race: the loser drops its copy and opens the winner's.  So a segment found under its
  * name is always complete, and nobody waits for anybody to finish creating one.
  *
- * Locking.  One process-shared robust mutex guards the state.  A process killed while it holds
+ * Locking.  FIFO queues: a lock per side (fifo_put, fifo_get; queue_shm.h), so that a putter
+ * and a getter on two cores do not hand a lock's cache line to each other on every item; a
+ * side reads the other's position only when its cached copy says full (empty); stat, peek
+ * take both locks (tail, then head).  What follows is about LIFO and PRIORITY queues, and for
+ * FIFO queues holds per side.  One process-shared robust mutex guards the state.  A process killed while it holds
  * it hands the next locker EOWNERDEAD: that process rebuilds the derived state from the
  * records (repair) and marks the mutex consistent.  Every operation commits with a single
  * aligned store (queue_shm.h), made after the bytes it publishes are in place, so a killed
@@ -435,6 +439,340 @@ static bool take_sleepers(struct lpq_shm *h, bool getters)
     return true;
 }
 
+/* ---- FIFO: a lock per side --------------------------------------------------------------- */
+
+/* The side's counter after its lock owner died: the commit (the store to the position) was
+ * made exactly when the position equals the pending one, and then the counter's new value is
+ * the pending one (queue_shm.h).  Nothing else is derived: the records between fhead and
+ * ftail are complete (each was written before its commit). */
+static void fifo_repair(_Atomic uint64_t *pos, _Atomic uint64_t *cnt, _Atomic uint64_t *pend_pos,
+                        _Atomic uint64_t *pend_cnt)
+{
+    if (atomic_load_explicit(pos, memory_order_relaxed) ==
+        atomic_load_explicit(pend_pos, memory_order_relaxed))
+        atomic_store_explicit(cnt, atomic_load_explicit(pend_cnt, memory_order_relaxed),
+                              memory_order_relaxed);
+}
+
+/* Lock one side of a FIFO queue (tail: producers, else consumers), repairing its counter when
+ * the previous owner died.  0 or -EIO. */
+static int fifo_lock(struct shm_queue *q, bool tail)
+{
+    struct lpq_shm *h = q->h;
+    pthread_mutex_t *m = tail ? &h->tail_lock : &h->head_lock;
+    int rc = EBUSY;
+    const _Atomic int *owner = (const _Atomic int *)(const void *)&m->__data.__lock;
+    for (int i = 0; i < SPIN_LOCK && rc == EBUSY; i++) {
+        if (atomic_load_explicit(owner, memory_order_relaxed) == 0)
+            rc = pthread_mutex_trylock(m);
+        if (rc == EBUSY)
+            cpu_relax();
+    }
+    if (rc == EBUSY)
+        rc = pthread_mutex_lock(m);
+    if (rc == EOWNERDEAD) {
+        if (tail)
+            fifo_repair(&h->ftail, &h->puts, &h->pend_tail, &h->pend_puts);
+        else
+            fifo_repair(&h->fhead, &h->gets, &h->pend_head, &h->pend_gets);
+        pthread_mutex_consistent(m);
+        return 0;
+    }
+    if (rc != 0)
+        return lp__queue_seterr(-EIO, "shm queue %s lock: %s", tail ? "tail" : "head",
+                                strerror(rc));
+    return 0;
+}
+
+static inline void fifo_unlock(struct shm_queue *q, bool tail)
+{
+    pthread_mutex_unlock(tail ? &q->h->tail_lock : &q->h->head_lock);
+}
+
+/* Both locks, in the fixed order. */
+static int fifo_lock_both(struct shm_queue *q)
+{
+    int rc = fifo_lock(q, true);
+    if (rc < 0)
+        return rc;
+    rc = fifo_lock(q, false);
+    if (rc < 0)
+        fifo_unlock(q, true);
+    return rc;
+}
+
+static void fifo_unlock_both(struct shm_queue *q)
+{
+    fifo_unlock(q, false);
+    fifo_unlock(q, true);
+}
+
+/* A side's FIFO sleepers word: registered count (bits 0-19), a ticket bumped by every
+ * registration (bits 20-41: a waker's compare-and-swap fails when anybody registered since it
+ * looked, even if the count is back to what it was), the generation (bits 42-63: bumped when
+ * a waker uncounts the sleepers).  A ticket that wraps carries into the generation: those
+ * registered then do not uncount themselves, which costs one useless wake, nothing more. */
+#define SLEEPERS_MASK ((UINT64_C(1) << 20) - 1)
+#define SLEEPER_ONE (UINT64_C(1) + (UINT64_C(1) << 20))
+#define TICKET_MASK (((UINT64_C(1) << 22) - 1) << 20)
+#define GEN_SHIFT 42
+
+/* Wake the FIFO sleepers of one side, if any registered.  The caller has made its change
+ * visible and fenced (seq_cst) before: see fifo_wait.  Bump the word and wake, and only then
+ * uncount the sleepers seen (a new generation, so those that come back do not uncount
+ * themselves again), and only if no sleeper came or went meanwhile (else again: a sleeper
+ * that registered after the bump read the bumped word and would sleep through this wake).
+ * So a waker killed at any point leaves the sleepers counted, and the next put (get) wakes
+ * them: it costs one useless wake at most, never a lost one. */
+static void fifo_wake(_Atomic uint64_t *sleepers, _Atomic uint32_t *seq)
+{
+    uint64_t w = atomic_load_explicit(sleepers, memory_order_seq_cst);
+    for (int tries = 0; (w & SLEEPERS_MASK) && tries < 100; tries++) {
+        atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
+        futex_wake_all(seq);
+        if (atomic_compare_exchange_strong_explicit(sleepers, &w,
+                                                    (((w >> GEN_SHIFT) + 1) << GEN_SHIFT) |
+                                                        (w & TICKET_MASK),
+                                                    memory_order_seq_cst,
+                                                    memory_order_seq_cst))
+            return;
+    }
+    /* sleepers keep coming and going: those still counted are woken by the next one */
+}
+
+/* Uncount a sleeper registered in generation gen, unless a waker uncounted it. */
+static void fifo_unregister(_Atomic uint64_t *sleepers, uint64_t gen)
+{
+    uint64_t w = atomic_load_explicit(sleepers, memory_order_seq_cst);
+    while ((w >> GEN_SHIFT) == gen && (w & SLEEPERS_MASK)) {
+        if (atomic_compare_exchange_weak_explicit(sleepers, &w, w - 1, memory_order_seq_cst,
+                                                  memory_order_seq_cst))
+            return;
+    }
+}
+
+/* Room for a record of need bytes (the producer holds the tail lock)?  The bytes by fhead,
+ * which the consumer's commit moves; the items by puts - gets, where gets may lag fhead by
+ * one while a consumer is between its commit and its count, or after it died there: when the
+ * count says full, look again under the head lock (which repairs gets).  1, 0, or -EIO. */
+static int fifo_room(struct shm_queue *q, uint64_t need)
+{
+    struct lpq_shm *h = q->h;
+    uint64_t t = atomic_load_explicit(&h->ftail, memory_order_relaxed);
+    uint64_t used = t - atomic_load_explicit(&h->head_seen, memory_order_relaxed);
+    if (used > h->cap || h->cap - used < need) { /* (more than cap: never expected) */
+        /* the consumers' line only when the copy says full (acquire: the bytes they read
+         * before moving fhead are read before this producer overwrites them) */
+        uint64_t head = atomic_load_explicit(&h->fhead, memory_order_seq_cst);
+        atomic_store_explicit(&h->head_seen, head, memory_order_relaxed);
+        if (h->cap - (t - head) < need)
+            return 0;
+    }
+    if (!h->max_items)
+        return 1;
+    uint64_t puts = atomic_load_explicit(&h->puts, memory_order_relaxed);
+    if (puts - atomic_load_explicit(&h->gets, memory_order_seq_cst) < h->max_items)
+        return 1;
+    int rc = fifo_lock(q, false);
+    if (rc < 0)
+        return rc;
+    rc = puts - atomic_load_explicit(&h->gets, memory_order_relaxed) < h->max_items;
+    fifo_unlock(q, false);
+    return rc;
+}
+
+/* Is there something for a getter (which holds the head lock): an item, or the close? */
+static bool fifo_ready_get(struct lpq_shm *h)
+{
+    return atomic_load_explicit(&h->closed, memory_order_seq_cst) ||
+           atomic_load_explicit(&h->ftail, memory_order_seq_cst) !=
+               atomic_load_explicit(&h->fhead, memory_order_relaxed);
+}
+
+/* Called with the side's lock held, when a getter (getter) or putter cannot go on.  Returns
+ * with the lock held: 0 (look again), -ETIMEDOUT, -EINTR; or an error with the lock not held
+ * (*locked = false).
+ *
+ * No lost wake-up (Dekker): the sleeper reads the futex word, registers (seq_cst), then looks
+ * again (seq_cst loads) and sleeps only while the word is unchanged; the other side commits,
+ * fences (seq_cst) and then reads the registrations.  One of the two sees the other: either
+ * the sleeper sees the commit, or the waker sees the registration and bumps the word (and
+ * wakes).  A waker uncounts every registered sleeper once they are woken, so a sleeper killed
+ * while registered costs one useless wake at most (fifo_wake). */
+static int fifo_wait(struct shm_queue *q, bool getter, lp_deadline d, uint64_t need, bool *spun,
+                     bool *locked)
+{
+    struct lpq_shm *h = q->h;
+    if (d >= 0 && lp__now_ns() >= d)
+        return -ETIMEDOUT;
+    int intr = lp__wait_interrupt_fd();
+    if (intr >= 0 && fd_readable(intr))
+        return -EINTR;
+    int rc;
+    if (!*spun) {
+        /* a busy peer is likely to make progress within microseconds: watch for it without
+         * the lock, and without entering the kernel */
+        *spun = true;
+        uint64_t h0 = atomic_load_explicit(&h->fhead, memory_order_relaxed);
+        uint64_t g0 = atomic_load_explicit(&h->gets, memory_order_relaxed);
+        fifo_unlock(q, !getter);
+        for (unsigned i = 0; i < SPIN_WAIT; i++) {
+            if (atomic_load_explicit(&h->closed, memory_order_relaxed))
+                break;
+            if (getter ? atomic_load_explicit(&h->ftail, memory_order_relaxed) !=
+                             atomic_load_explicit(&h->fhead, memory_order_relaxed)
+                       : atomic_load_explicit(&h->fhead, memory_order_relaxed) != h0 ||
+                             atomic_load_explicit(&h->gets, memory_order_relaxed) != g0)
+                break;
+            cpu_relax();
+        }
+        rc = fifo_lock(q, !getter);
+        if (rc < 0)
+            *locked = false;
+        return rc;
+    }
+    _Atomic uint64_t *sleepers = getter ? &h->fifo_getters : &h->fifo_putters;
+    _Atomic uint32_t *seq = getter ? &h->get_seq : &h->put_seq;
+    uint32_t s = atomic_load_explicit(seq, memory_order_seq_cst);
+    uint64_t gen = atomic_fetch_add_explicit(sleepers, SLEEPER_ONE, memory_order_seq_cst) >>
+                   GEN_SHIFT;
+    atomic_thread_fence(memory_order_seq_cst);
+    bool ready;
+    if (getter)
+        ready = fifo_ready_get(h);
+    else {
+        rc = atomic_load_explicit(&h->closed, memory_order_seq_cst) ? 1 : fifo_room(q, need);
+        if (rc < 0) {
+            fifo_unregister(sleepers, gen);
+            return rc; /* the tail lock is still held */
+        }
+        ready = rc > 0;
+    }
+    if (ready) {
+        fifo_unregister(sleepers, gen);
+        return 0;
+    }
+    fifo_unlock(q, !getter);
+    lp_deadline until = d;
+    if (intr >= 0) {
+        lp_deadline slice = lp__now_ns() + INTR_SLICE_NS;
+        if (until < 0 || slice < until)
+            until = slice;
+    }
+    futex_wait(seq, s, until);
+    fifo_unregister(sleepers, gen);
+    rc = fifo_lock(q, !getter);
+    if (rc < 0)
+        *locked = false;
+    return rc;
+}
+
+static int fifo_put(struct shm_queue *q, const void *data, size_t n, int prio, uint64_t need,
+                    lp_deadline d)
+{
+    struct lpq_shm *h = q->h;
+    int rc = fifo_lock(q, true);
+    if (rc < 0)
+        return rc;
+    bool spun = false, locked = true;
+    for (;;) {
+        if (atomic_load_explicit(&h->closed, memory_order_relaxed)) {
+            rc = LP_ECLOSED;
+            break;
+        }
+        rc = fifo_room(q, need);
+        if (rc < 0)
+            break;
+        if (rc > 0) {
+            uint64_t tail = atomic_load_explicit(&h->ftail, memory_order_relaxed);
+            uint64_t puts = atomic_load_explicit(&h->puts, memory_order_relaxed);
+            struct lpq_rec r = {.len = (uint32_t)n, .prio = prio};
+            memcpy(rec_at(q, tail), &r, sizeof r);
+            ring_write(q, tail + sizeof r, data, n);
+            /* pend_tail first: one killed between the two leaves pend_tail != ftail, and
+             * then pend_puts is not used (release: no store moves past the one after it) */
+            atomic_store_explicit(&h->pend_tail, tail + need, memory_order_release);
+            atomic_store_explicit(&h->pend_puts, puts + 1, memory_order_release);
+            /* the commit: a process killed before this store leaves the queue as it was */
+            atomic_store_explicit(&h->ftail, tail + need, memory_order_release);
+            atomic_store_explicit(&h->puts, puts + 1, memory_order_release);
+            rc = 0;
+            break;
+        }
+        rc = fifo_wait(q, false, d, need, &spun, &locked);
+        if (rc < 0)
+            break;
+    }
+    if (locked)
+        fifo_unlock(q, true);
+    if (rc == 0) {
+        atomic_thread_fence(memory_order_seq_cst);
+        fifo_wake(&h->fifo_getters, &h->get_seq);
+    }
+    return rc;
+}
+
+static int fifo_get(struct shm_queue *q, lp_queue_item *it, lp_deadline d)
+{
+    struct lpq_shm *h = q->h;
+    int rc = fifo_lock(q, false);
+    if (rc < 0)
+        return rc;
+    bool spun = false, locked = true;
+    for (;;) {
+        /* closed before tail: a close is made under the tail lock, after every put it lets
+         * through, so a getter that sees it sees their commits too */
+        bool closed = atomic_load_explicit(&h->closed, memory_order_acquire) != 0;
+        uint64_t head = atomic_load_explicit(&h->fhead, memory_order_relaxed);
+        uint64_t seen = atomic_load_explicit(&h->tail_seen, memory_order_relaxed);
+        bool more = seen > head && seen - head <= h->cap; /* (else: never expected) */
+        if (!more) {
+            /* the producers' line only when the copy says empty */
+            uint64_t tail = atomic_load_explicit(&h->ftail, memory_order_acquire);
+            atomic_store_explicit(&h->tail_seen, tail, memory_order_relaxed);
+            more = tail != head;
+        }
+        if (more) {
+            struct lpq_rec *r = rec_at(q, head);
+            uint32_t len = r->len;
+            if (lp__buf_reserve(&it->data, len) < 0) {
+                rc = lp__queue_seterr(-ENOMEM, "no memory for a shm queue item");
+                break;
+            }
+            ring_read(q, head + sizeof *r, it->data.data, len);
+            it->priority = r->prio;
+            uint64_t gets = atomic_load_explicit(&h->gets, memory_order_relaxed);
+            /* pend_head first (see fifo_put) */
+            atomic_store_explicit(&h->pend_head, head + rec_size(h, len), memory_order_release);
+            atomic_store_explicit(&h->pend_gets, gets + 1, memory_order_release);
+            /* the commit: a process killed before this store leaves the item in the queue */
+            atomic_store_explicit(&h->fhead, head + rec_size(h, len), memory_order_release);
+            atomic_store_explicit(&h->gets, gets + 1, memory_order_release);
+            it->data.len = len;
+            it->data.data[len] = 0;
+            it->id = 0;
+            it->attempts = 1;
+            rc = 0;
+            break;
+        }
+        if (closed) {
+            rc = LP_ECLOSED;
+            break;
+        }
+        rc = fifo_wait(q, true, d, 0, &spun, &locked);
+        if (rc < 0)
+            break;
+    }
+    if (locked)
+        fifo_unlock(q, false);
+    if (rc == 0) {
+        atomic_thread_fence(memory_order_seq_cst);
+        fifo_wake(&h->fifo_putters, &h->put_seq);
+    } else
+        lp_buf_free(&it->data);
+    return rc;
+}
+
 /* ---- put / get ----------------------------------------------------------------------------- */
 
 /* Room for one more item by count (max_items, the PRIORITY heap)? */
@@ -549,6 +887,8 @@ static int q_put(lp_queue *qq, const void *data, size_t n, int priority, lp_dead
                                 "(%llu bytes, %llu per item at most)",
                                 n, (unsigned long long)h->cap,
                                 (unsigned long long)(h->cap - rec_data(h)));
+    if (h->order == LP_QUEUE_FIFO)
+        return fifo_put(q, data, n, priority, need, d);
     int rc = lock_q(q);
     if (rc < 0)
         return rc;
@@ -636,6 +976,8 @@ static int q_get(lp_queue *qq, lp_queue_item *it, lp_deadline d)
 {
     struct shm_queue *q = (struct shm_queue *)qq;
     struct lpq_shm *h = q->h;
+    if (h->order == LP_QUEUE_FIFO)
+        return fifo_get(q, it, d);
     int rc = lock_q(q);
     if (rc < 0)
         return rc;
@@ -672,12 +1014,22 @@ static int q_stat(lp_queue *qq, lp_queue_stats *s)
 {
     struct shm_queue *q = (struct shm_queue *)qq;
     struct lpq_shm *h = q->h;
-    int rc = lock_q(q);
-    if (rc < 0)
-        return rc;
-    s->waiting = (size_t)atomic_load_explicit(&h->count, memory_order_relaxed);
-    s->closed = atomic_load_explicit(&h->closed, memory_order_relaxed) != 0;
-    unlock_q(q);
+    if (h->order == LP_QUEUE_FIFO) {
+        int rc = fifo_lock_both(q);
+        if (rc < 0)
+            return rc;
+        s->waiting = (size_t)(atomic_load_explicit(&h->puts, memory_order_relaxed) -
+                              atomic_load_explicit(&h->gets, memory_order_relaxed));
+        s->closed = atomic_load_explicit(&h->closed, memory_order_relaxed) != 0;
+        fifo_unlock_both(q);
+    } else {
+        int rc = lock_q(q);
+        if (rc < 0)
+            return rc;
+        s->waiting = (size_t)atomic_load_explicit(&h->count, memory_order_relaxed);
+        s->closed = atomic_load_explicit(&h->closed, memory_order_relaxed) != 0;
+        unlock_q(q);
+    }
     s->max_items = (size_t)h->max_items;
     s->order = (lp_queue_order)h->order;
     return 0;
@@ -714,10 +1066,13 @@ static int q_peek(lp_queue *qq, bool dead, size_t max, lp_queue_item **items, si
     struct lpq_shm *h = q->h;
     if (dead)
         return 0;
-    int rc = lock_q(q);
+    bool fifo = h->order == LP_QUEUE_FIFO;
+    int rc = fifo ? fifo_lock_both(q) : lock_q(q);
     if (rc < 0)
         return rc;
-    uint64_t count = atomic_load_explicit(&h->count, memory_order_relaxed);
+    uint64_t count = fifo ? atomic_load_explicit(&h->puts, memory_order_relaxed) -
+                                atomic_load_explicit(&h->gets, memory_order_relaxed)
+                          : atomic_load_explicit(&h->count, memory_order_relaxed);
     size_t want = count < max ? (size_t)count : max;
     lp_queue_item *v = want ? calloc(want, sizeof *v) : NULL;
     struct lpq_heap_ent *ents = NULL;
@@ -734,7 +1089,7 @@ static int q_peek(lp_queue *qq, bool dead, size_t max, lp_queue_item **items, si
             top -= need;
         }
     } else if (want && h->order == LP_QUEUE_FIFO) {
-        uint64_t pos = atomic_load_explicit(&h->head, memory_order_relaxed);
+        uint64_t pos = atomic_load_explicit(&h->fhead, memory_order_relaxed);
         while (rc == 0 && got < want) {
             struct lpq_rec *r = rec_at(q, pos);
             const void *b = rec_bytes(q, pos + sizeof *r, r->len, &scratch);
@@ -755,7 +1110,10 @@ static int q_peek(lp_queue *qq, bool dead, size_t max, lp_queue_item **items, si
             }
         }
     }
-    unlock_q(q);
+    if (fifo)
+        fifo_unlock_both(q);
+    else
+        unlock_q(q);
     free(ents);
     lp_buf_free(&scratch);
     if (rc < 0) {
@@ -771,6 +1129,18 @@ static int q_close(lp_queue *qq)
 {
     struct shm_queue *q = (struct shm_queue *)qq;
     struct lpq_shm *h = q->h;
+    if (h->order == LP_QUEUE_FIFO) {
+        /* under the tail lock: every put either went through before or sees the close */
+        int rc = fifo_lock(q, true);
+        if (rc < 0)
+            return rc;
+        atomic_store_explicit(&h->closed, 1, memory_order_seq_cst);
+        fifo_unlock(q, true);
+        atomic_thread_fence(memory_order_seq_cst);
+        fifo_wake(&h->fifo_getters, &h->get_seq);
+        fifo_wake(&h->fifo_putters, &h->put_seq);
+        return 0;
+    }
     int rc = lock_q(q);
     if (rc < 0)
         return rc;
@@ -905,6 +1275,10 @@ static int create(const char *name, const char *path, const lp_queue_opts *o)
     pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
     pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
     err = pthread_mutex_init(&h->lock, &a);
+    if (!err)
+        err = pthread_mutex_init(&h->tail_lock, &a);
+    if (!err)
+        err = pthread_mutex_init(&h->head_lock, &a);
     pthread_mutexattr_destroy(&a);
     if (err) {
         rc = lp__queue_seterr(-err, "shm queue '%s': mutex: %s", name, strerror(err));

@@ -15,10 +15,11 @@
  * each record [len bytes][padding to 8][struct lpq_rec], so the newest record's header is the
  * 8 bytes below tail.
  *
- * The commit of a put is the store to tail, of a get the store to head (FIFO), to tail (LIFO)
- * or of LPQ_CONSUMED into the record's len (PRIORITY).  count, live_bytes, next_seq, the
+ * The commit of a put is the store to tail (FIFO: ftail), of a get the store to head (FIFO:
+ * fhead), to tail (LIFO) or of LPQ_CONSUMED into the record's len (PRIORITY).  count, live_bytes, next_seq, the
  * PRIORITY heap and head advancing over consumed records are derived state: a process that finds the lock's owner
- * dead (EOWNERDEAD) rebuilds them from the records (queue_shm.c: repair). */
+ * dead (EOWNERDEAD) rebuilds them from the records (queue_shm.c: repair).  FIFO queues use
+ * their own two locks and fields instead (below); lock, head, tail, count are unused. */
 #ifndef LIBPIPE_QUEUE_SHM_H
 #define LIBPIPE_QUEUE_SHM_H
 
@@ -28,7 +29,7 @@
 #include <stdint.h>
 
 #define LPQ_SHM_MAGIC 0x31515053514c504cULL /* "LPLQSPQ1" little-endian */
-#define LPQ_SHM_VERSION 2u
+#define LPQ_SHM_VERSION 3u
 #define LPQ_SHM_DIR "/dev/shm"
 #define LPQ_SHM_PREFIX "lpq."
 #define LPQ_NAME_MAX 200
@@ -83,8 +84,29 @@ struct lpq_shm {
     uint32_t getters, putters;         /* registered sleepers (see queue_shm.c: waiting)      */
     uint32_t get_gen, put_gen;         /* bumped when the sleepers are woken and uncounted     */
 
-    alignas(64) _Atomic uint32_t get_seq; /* futex words, bumped (under lock) to wake sleepers */
+    /* futex words, bumped to wake sleepers (LIFO, PRIORITY: under lock), each with the FIFO
+     * sleepers of its side: generation, registration ticket and count in one word, changed
+     * atomically (queue_shm.c: fifo_wake) */
+    alignas(64) _Atomic uint32_t get_seq;
+    _Atomic uint64_t fifo_getters;
     alignas(64) _Atomic uint32_t put_seq;
+    _Atomic uint64_t fifo_putters;
+
+    /* FIFO only: producers serialise on tail_lock, consumers on head_lock, each side's state on
+     * its own lines.  The commit of a put is the store to ftail, of a get the store to fhead;
+     * before it, the side writes what its position and then its counter will be (pend_*: in that
+ * order, so that pend_pos equals the position only once pend_cnt is right), so a process
+     * that finds the side's lock owner dead sets puts (gets) to pend_puts (pend_gets) when the
+     * position equals pend_tail (pend_head): the commit happened.  Items waiting: puts - gets.
+     * Each side reads the other's position only when its cached copy (head_seen, tail_seen: the
+ * positions only grow, so a stale copy only understates the room or the items) says the ring
+ * is full or empty.  Lock order: tail_lock before head_lock. */
+    alignas(64) pthread_mutex_t tail_lock;
+    _Atomic uint64_t ftail, puts, pend_tail, pend_puts;
+    _Atomic uint64_t head_seen;        /* a value fhead had: the producers' cached copy      */
+    alignas(64) pthread_mutex_t head_lock;
+    _Atomic uint64_t fhead, gets, pend_head, pend_gets;
+    _Atomic uint64_t tail_seen;        /* a value ftail had: the consumers' cached copy      */
 };
 
 #endif

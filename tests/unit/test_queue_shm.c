@@ -98,14 +98,23 @@ static struct lpq_shm *map_seg(const char *name, size_t *len)
     return h;
 }
 
+/* The getters (or putters) registered as sleeping on the queue. */
+static uint32_t sleepers(struct lpq_shm *h, bool getters)
+{
+    if (h->order == LP_QUEUE_FIFO) /* generation, ticket, count (bits 0-19) in one word */
+        return (uint32_t)(atomic_load(getters ? &h->fifo_getters : &h->fifo_putters) & 0xfffff);
+    pthread_mutex_lock(&h->lock);
+    uint32_t k = getters ? h->getters : h->putters;
+    pthread_mutex_unlock(&h->lock);
+    return k;
+}
+
 /* Wait (bounded: 10 s) until `n` getters (or putters) sleep on the queue. */
 static void wait_sleepers(struct lpq_shm *h, bool getters, uint32_t n)
 {
     double until = now_s() + 10;
     for (;;) {
-        pthread_mutex_lock(&h->lock);
-        uint32_t k = getters ? h->getters : h->putters;
-        pthread_mutex_unlock(&h->lock);
+        uint32_t k = sleepers(h, getters);
         if (k == n)
             return;
         cr_assert_lt(now_s(), until, "%u %s never slept (%u)", n, getters ? "getters" : "putters",
@@ -448,7 +457,7 @@ T(blocked_get_woken_by_put_in_other_process)
     wait_sleepers(h, true, 1);
     put_str(q, "hello", 0);
     expect_exit(pid, 0);
-    cr_expect_eq(h->getters, 0);
+    cr_expect_eq(sleepers(h, true), 0);
     munmap(h, len);
     lp_queue_free(q);
     cr_expect_eq(lp_queue_remove(uri), 0);
@@ -780,12 +789,85 @@ T(create_race)
 
 /* In a child: take the queue's lock the way the library does, do `what` to the segment, and
  * die by SIGKILL while holding it. */
-enum half_op { HALF_PUT, HALF_GET, HALF_COMMIT, HALF_TAKEN, HALF_ROTATE };
+enum half_op {
+    HALF_PUT,
+    HALF_GET,
+    HALF_COMMIT,
+    HALF_TAKEN,
+    HALF_ROTATE,
+    HALF_PEND_PUT, /* FIFO: the record written, its pending tail and count, not committed */
+    HALF_PEND_GET, /* FIFO: the pending head and count written, not committed */
+    HALF_BOTH,     /* FIFO: both locks held, a put and a get each committed and not counted */
+    HALF_PEND1_PUT, /* FIFO: the record and its pending tail written (not the count) */
+    HALF_PEND1_GET  /* FIFO: the pending head written (not the count) */
+};
+
+/* FIFO: write the record "new" at ftail (prio -50) and its pending values (in the library's
+ * order: position, then count); stage 1: the position only, 2: both, 3: and the commit. */
+static void fifo_half_put(struct lpq_shm *h, int stage)
+{
+    unsigned char *ring = (unsigned char *)h + h->ring_off;
+    uint64_t tail = atomic_load(&h->ftail), off = tail % h->cap;
+    struct lpq_rec r = {.len = 3, .prio = -50};
+    memcpy(ring + off, &r, sizeof r);
+    for (size_t i = 0; i < 3; i++)
+        ring[(off + 8 + i) % h->cap] = "new"[i];
+    atomic_store(&h->pend_tail, tail + lpq_rec_size(h->order, 3));
+    if (stage >= 2)
+        atomic_store(&h->pend_puts, atomic_load(&h->puts) + 1);
+    if (stage >= 3)
+        atomic_store(&h->ftail, tail + lpq_rec_size(h->order, 3));
+}
+
+/* FIFO: the pending values of a get of the oldest item, in stages as fifo_half_put. */
+static void fifo_half_get(struct lpq_shm *h, int stage)
+{
+    unsigned char *ring = (unsigned char *)h + h->ring_off;
+    uint64_t head = atomic_load(&h->fhead);
+    struct lpq_rec *r = (struct lpq_rec *)(ring + head % h->cap);
+    if (atomic_load(&h->tail_seen) < head + lpq_rec_size(h->order, r->len))
+        atomic_store(&h->tail_seen, atomic_load(&h->ftail)); /* as a getter does first */
+    atomic_store(&h->pend_head, head + lpq_rec_size(h->order, r->len));
+    if (stage >= 2)
+        atomic_store(&h->pend_gets, atomic_load(&h->gets) + 1);
+    if (stage >= 3)
+        atomic_store(&h->fhead, head + lpq_rec_size(h->order, r->len));
+}
+
+static void die_holding_fifo_lock(struct lpq_shm *h, enum half_op what)
+{
+    bool put = what == HALF_PUT || what == HALF_PEND_PUT || what == HALF_PEND1_PUT ||
+               what == HALF_COMMIT;
+    if ((put || what == HALF_BOTH) && pthread_mutex_lock(&h->tail_lock) != 0)
+        _exit(20);
+    if (!put && pthread_mutex_lock(&h->head_lock) != 0)
+        _exit(20);
+    if (what == HALF_PUT) {
+        /* a record of 100 bytes of which 50 are written, nothing else */
+        unsigned char *ring = (unsigned char *)h + h->ring_off;
+        uint64_t off = atomic_load(&h->ftail) % h->cap;
+        struct lpq_rec r = {.len = 100, .prio = -100};
+        memcpy(ring + off, &r, sizeof r);
+        for (size_t i = 0; i < 50; i++)
+            ring[(off + 8 + i) % h->cap] = 'H';
+    } else if (put)
+        fifo_half_put(h, what == HALF_PEND1_PUT ? 1 : what == HALF_PEND_PUT ? 2 : 3);
+    else if (what == HALF_PEND1_GET || what == HALF_PEND_GET || what == HALF_TAKEN)
+        fifo_half_get(h, what == HALF_PEND1_GET ? 1 : what == HALF_PEND_GET ? 2 : 3);
+    else if (what == HALF_BOTH) {
+        fifo_half_get(h, 3);
+        fifo_half_put(h, 3);
+    }
+    raise(SIGKILL);
+    _exit(21);
+}
 
 static void die_holding_lock(const char *name, enum half_op what)
 {
     size_t len;
     struct lpq_shm *h = map_seg(name, &len);
+    if (h->order == LP_QUEUE_FIFO)
+        die_holding_fifo_lock(h, what);
     if (pthread_mutex_lock(&h->lock) != 0)
         _exit(20);
     unsigned char *ring = (unsigned char *)h + h->ring_off;
@@ -883,9 +965,13 @@ static void killed_holding_lock(lp_queue_order order, enum half_op what)
     put_str(q, "after", order != LP_QUEUE_PRIORITY ? 0 : what == HALF_COMMIT ? -50 : 10);
     size_t n;
     cr_assert_eq(lp_queue_len(q, &n), 0);
-    static const char *const want[3][5][6] = {
+    static const char *const want[3][10][6] = {
         /* FIFO */ {{"first", "second", "third", "after"}, {"first", "second", "third", "after"},
-                    {"first", "second", "third", "new", "after"}, {"second", "third", "after"}},
+                    {"first", "second", "third", "new", "after"}, {"second", "third", "after"},
+                    {NULL},
+                    {"first", "second", "third", "after"}, {"first", "second", "third", "after"},
+                    {"second", "third", "new", "after"},
+                    {"first", "second", "third", "after"}, {"first", "second", "third", "after"}},
         /* LIFO */ {{"after", "third", "second", "first"}, {"after", "third", "second", "first"},
                     {"after", "new", "third", "second", "first"}, {"after", "second", "first"}},
         /* PRIORITY */ {{"first", "second", "third", "after"}, {"first", "second", "third", "after"},
@@ -924,6 +1010,42 @@ T(killed_mid_rotate_priority) { killed_holding_lock(LP_QUEUE_PRIORITY, HALF_ROTA
 T(killed_after_commit_fifo) { killed_holding_lock(LP_QUEUE_FIFO, HALF_COMMIT); }
 T(killed_after_commit_lifo) { killed_holding_lock(LP_QUEUE_LIFO, HALF_COMMIT); }
 T(killed_after_commit_priority) { killed_holding_lock(LP_QUEUE_PRIORITY, HALF_COMMIT); }
+T(killed_before_put_commit_fifo) { killed_holding_lock(LP_QUEUE_FIFO, HALF_PEND_PUT); }
+T(killed_before_get_commit_fifo) { killed_holding_lock(LP_QUEUE_FIFO, HALF_PEND_GET); }
+T(killed_holding_both_locks_fifo) { killed_holding_lock(LP_QUEUE_FIFO, HALF_BOTH); }
+T(killed_between_put_pendings_fifo) { killed_holding_lock(LP_QUEUE_FIFO, HALF_PEND1_PUT); }
+T(killed_between_get_pendings_fifo) { killed_holding_lock(LP_QUEUE_FIFO, HALF_PEND1_GET); }
+
+/* FIFO, bounded: a consumer killed after its commit and before it counted the get still made
+ * room: a producer (holding only the tail lock) sees it at once, without waiting, and the
+ * bound still holds. */
+T(killed_after_get_commit_bounded_fifo)
+{
+    char uri[128];
+    const char *name = qname("killbound", uri, sizeof uri);
+    lp_queue *q = open_q(uri, LP_QUEUE_FIFO, 3, 0);
+    put_str(q, "a", 0);
+    put_str(q, "b", 0);
+    put_str(q, "c", 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        die_holding_lock(name, HALF_TAKEN);
+    int st = wait_child(pid);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status 0x%x", st);
+    cr_expect_eq(lp_queue_put(q, "d", 1, 0, 0), 0, "%s", lp_queue_errmsg());
+    cr_expect_eq(lp_queue_put(q, "e", 1, 0, 0), -ETIMEDOUT, "the bound of 3");
+    size_t n;
+    cr_assert_eq(lp_queue_len(q, &n), 0);
+    cr_expect_eq(n, 3);
+    expect_get(q, "b");
+    expect_get(q, "c");
+    expect_get(q, "d");
+    expect_empty(q);
+    lp_queue_free(q);
+    cr_expect_eq(lp_queue_remove(uri), 0);
+    no_children();
+}
 
 /* A real producer killed by SIGKILL while putting large items as fast as it can: whatever the
  * moment, the queue stays whole (every item is complete) and usable. */
@@ -1001,7 +1123,7 @@ T(consumer_killed_while_blocked)
     put_str(q, "for the living", 0);
     expect_exit(pid, 0);
     /* the dead getter's count went with the wake: puts make no more wake calls */
-    cr_expect_eq(h->getters, 0);
+    cr_expect_eq(sleepers(h, true), 0);
     put_str(q, "x", 0);
     expect_get(q, "x");
     expect_empty(q);
@@ -1009,6 +1131,29 @@ T(consumer_killed_while_blocked)
     lp_queue_free(q);
     cr_expect_eq(lp_queue_remove(uri), 0);
     no_children();
+}
+
+/* FIFO: a putter killed after it bumped the getters' futex word and before its wake (or its
+ * uncounting) leaves the sleeper counted and asleep: the next put wakes it. */
+T(waker_killed_before_its_wake_fifo)
+{
+    char uri[128];
+    const char *name = qname("killwake", uri, sizeof uri);
+    lp_queue *q = open_q(uri, LP_QUEUE_FIFO, 0, 0);
+    size_t len;
+    struct lpq_shm *h = map_seg(name, &len);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        child_exit(child_get(q, 20000, 0, "woken"), q, NULL);
+    wait_sleepers(h, true, 1);
+    atomic_fetch_add(&h->get_seq, 1); /* the dead waker's bump: no wake, nobody uncounted */
+    put_str(q, "woken", 0);
+    expect_exit(pid, 0);
+    cr_expect_eq(sleepers(h, true), 0);
+    munmap(h, len);
+    lp_queue_free(q);
+    cr_expect_eq(lp_queue_remove(uri), 0);
 }
 
 /* ---- interrupts ------------------------------------------------------------------------------ */
