@@ -317,13 +317,14 @@ static void repair(struct shm_queue *q)
 
 /* ---- locking ------------------------------------------------------------------------------- */
 
-static int lock_q(struct shm_queue *q)
+/* Lock a robust mutex of the segment: pthread_mutex_lock's result (0, EOWNERDEAD...).
+ * Test, then test-and-set: a failed trylock still writes the lock's cache line, and two cores
+ * hammering it made lock and unlock 70% of a put/get profile.  Spin reading the owner word
+ * (glibc's __data.__lock: 0 when free) and try only when it looks free; then sleep in the
+ * kernel. */
+static int spin_lock(pthread_mutex_t *m)
 {
-    pthread_mutex_t *m = &q->h->lock;
     int rc = EBUSY;
-    /* Test, then test-and-set: a failed trylock still writes the lock's cache line, and two
-     * cores hammering it made lock and unlock 70% of a put/get profile.  Spin reading the
-     * owner word (glibc's __data.__lock: 0 when free) and try only when it looks free. */
     const _Atomic int *owner = (const _Atomic int *)(const void *)&m->__data.__lock;
     for (int i = 0; i < SPIN_LOCK && rc == EBUSY; i++) {
         if (atomic_load_explicit(owner, memory_order_relaxed) == 0)
@@ -331,8 +332,13 @@ static int lock_q(struct shm_queue *q)
         if (rc == EBUSY)
             cpu_relax();
     }
-    if (rc == EBUSY)
-        rc = pthread_mutex_lock(m);
+    return rc == EBUSY ? pthread_mutex_lock(m) : rc;
+}
+
+static int lock_q(struct shm_queue *q)
+{
+    pthread_mutex_t *m = &q->h->lock;
+    int rc = spin_lock(m);
     if (rc == EOWNERDEAD) {
         repair(q);
         pthread_mutex_consistent(m);
@@ -460,16 +466,7 @@ static int fifo_lock(struct shm_queue *q, bool tail)
 {
     struct lpq_shm *h = q->h;
     pthread_mutex_t *m = tail ? &h->tail_lock : &h->head_lock;
-    int rc = EBUSY;
-    const _Atomic int *owner = (const _Atomic int *)(const void *)&m->__data.__lock;
-    for (int i = 0; i < SPIN_LOCK && rc == EBUSY; i++) {
-        if (atomic_load_explicit(owner, memory_order_relaxed) == 0)
-            rc = pthread_mutex_trylock(m);
-        if (rc == EBUSY)
-            cpu_relax();
-    }
-    if (rc == EBUSY)
-        rc = pthread_mutex_lock(m);
+    int rc = spin_lock(m);
     if (rc == EOWNERDEAD) {
         if (tail)
             fifo_repair(&h->ftail, &h->puts, &h->pend_tail, &h->pend_puts);
