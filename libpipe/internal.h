@@ -140,8 +140,11 @@ LP_HIDDEN char *lp__tls_errmsg(void);
 /* ---- process exit watching (proc.c): the one place that knows pidfd vs fallback ---- */
 LP_HIDDEN bool lp__pidfd_wanted(void);
 LP_HIDDEN int lp__exitfd_fallback(pid_t pid); /* fd that becomes readable when pid exits */
-LP_HIDDEN int lp__proc_reap(lp_proc *p, bool block);
-LP_HIDDEN int lp__wait_interrupt_fd(void); /* lp_set_wait_interrupt's fd of this thread, or -1 */ /* 0 reaped, -EAGAIN still running */
+LP_HIDDEN int lp__proc_reap(lp_proc *p, bool block); /* 0 reaped, -EAGAIN still running */
+LP_HIDDEN int lp__wait_interrupt_fd(void); /* lp_set_wait_interrupt's fd of this thread, or -1 */
+/* Is the calling thread's lp_set_wait_interrupt descriptor readable now (poll, no wait)?
+ * false when it has none. */
+LP_HIDDEN bool lp__wait_interrupted(void);
 /* An lp_proc for a child made outside lp_spawn (fork), with its exit watcher; NULL + errno. */
 LP_HIDDEN lp_proc *lp__proc_adopt(pid_t pid, bool own_group);
 /* An lp_proc with no process (reaped from the start): a holder of ends for communicate. */

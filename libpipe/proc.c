@@ -187,6 +187,14 @@ int lp__wait_interrupt_fd(void)
     return wait_intr_fd;
 }
 
+bool lp__wait_interrupted(void)
+{
+    if (wait_intr_fd < 0)
+        return false;
+    struct pollfd p = {.fd = wait_intr_fd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
 int lp_proc_wait(lp_proc *p, int timeout_ms, int *rc)
 {
     if (!p->reaped && timeout_ms < 0 && wait_intr_fd < 0 && p->has_pidfd) {

@@ -354,12 +354,6 @@ static inline void unlock_q(struct shm_queue *q)
     pthread_mutex_unlock(&q->h->lock);
 }
 
-static bool fd_readable(int fd)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
-}
-
 /* Called with the lock held, when a getter (getter) or putter cannot go on.  Returns with the
  * lock held: 0 (look again), -ETIMEDOUT, -EINTR; or an error with the lock not held
  * (*locked = false). */
@@ -369,7 +363,7 @@ static int wait_turn(struct shm_queue *q, bool getter, lp_deadline d, bool *spun
     if (d >= 0 && lp__now_ns() >= d)
         return -ETIMEDOUT;
     int intr = lp__wait_interrupt_fd();
-    if (intr >= 0 && fd_readable(intr))
+    if (lp__wait_interrupted())
         return -EINTR;
     if (!*spun) {
         /* a busy peer is likely to make progress within microseconds: watch for it without
@@ -603,7 +597,7 @@ static int fifo_wait(struct shm_queue *q, bool getter, lp_deadline d, uint64_t n
     if (d >= 0 && lp__now_ns() >= d)
         return -ETIMEDOUT;
     int intr = lp__wait_interrupt_fd();
-    if (intr >= 0 && fd_readable(intr))
+    if (lp__wait_interrupted())
         return -EINTR;
     int rc;
     if (!*spun) {

@@ -185,14 +185,6 @@ static int64_t now_ms(void)
 
 /* ---- errors ---------------------------------------------------------------------------- */
 
-/* Whether the thread's lp_set_wait_interrupt fd is readable. */
-static bool interrupted(void)
-{
-    int fd = lp__wait_interrupt_fd();
-    struct pollfd pf = {.fd = fd, .events = POLLIN};
-    return fd >= 0 && poll(&pf, 1, 0) > 0;
-}
-
 /* SQLite's busy handler, called while another connection holds the write lock: it sleeps
  * 1, 2, 5... 100 ms, far longer than our transactions last (tens of microseconds), so workers
  * sharing a queue would mostly sleep.  Here: 50 us at first, growing to 5 ms, up to
@@ -222,7 +214,7 @@ static int errno_of(sqlite3 *db, int rc)
         return -ENOMEM;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        return interrupted() ? -EINTR : -EBUSY;
+        return lp__wait_interrupted() ? -EINTR : -EBUSY;
     case SQLITE_PERM:
     case SQLITE_AUTH:
     case SQLITE_READONLY:
